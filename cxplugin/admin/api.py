@@ -1,0 +1,47 @@
+"""Admin JSON API. Every route is behind the session-token guard and reads the guard's shop only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort
+
+from cxplugin.extensions import db
+from cxplugin.models import DataRequest, Order
+from cxplugin.schemas.orders import OrderOut
+from cxplugin.shopify.auth import current_shop, require_session_token
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+
+@bp.get("/orders/<int:shopify_order_id>")
+@require_session_token
+def order(shopify_order_id: int) -> dict[str, Any]:
+    found = db.session.scalar(sa.select(Order).where(Order.shop_id == current_shop().id,
+                                                     Order.shopify_id == shopify_order_id))
+    if found is None:
+        abort(404, description="No such order in this shop.")
+    result: dict[str, Any] = OrderOut().dump(found)
+    return result
+
+
+@bp.get("/data-requests")
+@require_session_token
+def data_requests() -> dict[str, Any]:
+    rows = db.session.scalars(sa.select(DataRequest).where(DataRequest.shop_id == current_shop().id)
+                              .order_by(DataRequest.requested_at.desc()))
+    return {"data_requests": [
+        {"id": r.id, "shopify_request_id": r.shopify_request_id, "customer_id": r.customer_id,
+         "requested_at": r.requested_at.isoformat()} for r in rows
+    ]}
+
+
+@bp.get("/data-requests/<int:request_id>")
+@require_session_token
+def data_request(request_id: int) -> dict[str, Any]:
+    found = db.session.scalar(sa.select(DataRequest).where(DataRequest.shop_id == current_shop().id,
+                                                           DataRequest.id == request_id))
+    if found is None:
+        abort(404, description="No such data request in this shop.")
+    return found.export

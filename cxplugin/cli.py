@@ -1,0 +1,78 @@
+"""The `cx` command group: flask --app wsgi cx …"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from cxplugin import shops
+from cxplugin.queue import huey
+from cxplugin.webhooks import processing
+
+cx = AppGroup("cx", help="cxplugin operations.")
+shops_cli = AppGroup("shops", help="Shops.")
+webhooks_cli = AppGroup("webhooks", help="Recorded webhooks.")
+cx.add_command(shops_cli)
+cx.add_command(webhooks_cli)
+
+
+@shops_cli.command("add")
+@click.argument("domain")
+@click.option("--token", required=True, help="Offline Admin API access token (custom app).")
+@click.option("--timezone", help="IANA time zone, e.g. Europe/Amsterdam.")
+@click.option("--country", help="ISO country code of the shop, e.g. NL.")
+@click.option("--locale", help="Primary locale, e.g. nl.")
+def shops_add(domain: str, token: str, timezone: str | None, country: str | None, locale: str | None) -> None:
+    """Install DOMAIN with a custom-app access token."""
+    if timezone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone") from exc
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise click.BadParameter("use a two-letter ISO country code", param_hint="--country")
+    shop = shops.add_shop(domain, token, timezone=timezone, country=country, locale=locale)
+    click.echo(f"Installed {shop.domain} (time zone {shop.timezone}).")
+
+
+@webhooks_cli.command("replay")
+@click.option("--failed", is_flag=True, help="Also give failed events a fresh set of attempts.")
+def webhooks_replay(failed: bool) -> None:
+    """Process recorded events that are still pending (and, with --failed, those that failed)."""
+    if failed:
+        reset = processing.reset_failed()
+        click.echo(f"{len(reset)} failed event(s) reset.")
+    ids = processing.stuck_event_ids(older_than=timedelta(0))
+    outcomes = [processing.process_event(event_id) for event_id in ids]
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
+    click.echo(f"Replayed {len(outcomes)} event(s): {summary}.")
+
+
+@cx.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+def worker(workers: int) -> None:
+    """Run the queue consumer (jobs and the periodic schedule)."""
+    import cxplugin.tasks  # noqa: F401  (registers the tasks)
+
+    huey.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+
+
+@cx.command("demo")
+def demo() -> None:
+    """Seed the demo shop (idempotent)."""
+    from cxplugin.demo import seed
+
+    shop = seed()
+    click.echo(f"Demo shop {shop.domain} is ready.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(cx)

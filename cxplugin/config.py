@@ -1,0 +1,55 @@
+"""Settings read from the environment; the one place that knows variable names and defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+# Pinned Admin API version: webhooks and GraphQL calls speak this version.
+SHOPIFY_API_VERSION = "2026-10"
+
+# Scopes the app asks for (kept in step with shopify.app.toml).
+SHOPIFY_SCOPES = "read_orders,read_fulfillments,read_products,read_customers"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """Normalise DATABASE_URL to a SQLAlchemy URL; default to SQLite in the instance folder."""
+    if not raw:
+        return f"sqlite:///{Path(instance_path) / 'cxplugin.db'}"
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
+    return raw
+
+
+def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    e = dict(os.environ if env is None else env)
+    return {
+        "SHOPIFY_API_KEY": e.get("SHOPIFY_API_KEY", ""),
+        "SHOPIFY_API_SECRET": e.get("SHOPIFY_API_SECRET", ""),
+        # Set only while rotating the secret: requests signed with either are accepted.
+        "SHOPIFY_OLD_API_SECRET": e.get("SHOPIFY_OLD_API_SECRET") or None,
+        "SHOPIFY_API_VERSION": e.get("SHOPIFY_API_VERSION", SHOPIFY_API_VERSION),
+        # Development and tests only: send Admin API calls to this origin instead of the shop.
+        "SHOPIFY_ADMIN_ORIGIN": e.get("SHOPIFY_ADMIN_ORIGIN") or None,
+        "APP_URL": e.get("APP_URL", f"http://localhost:{e.get('PORT', '8000')}").rstrip("/"),
+        "SQLALCHEMY_DATABASE_URI": database_url(e.get("DATABASE_URL"), instance_path),
+        "REDIS_URL": e.get("REDIS_URL") or None,
+        "CX_QUEUE_NAME": e.get("CX_QUEUE_NAME", "cxplugin"),
+        "CX_QUEUE_PATH": e.get("CX_QUEUE_PATH", str(Path(instance_path) / "queue.db")),
+        "CX_ENCRYPTION_KEY": e.get("CX_ENCRYPTION_KEY", ""),
+        "MAIL_URL": e.get("MAIL_URL", "outbox"),
+        "CX_DEMO": _flag(e.get("CX_DEMO")),
+        "CX_REGISTER_WEBHOOKS": _flag(e.get("CX_REGISTER_WEBHOOKS", "1")),
+        "CX_WEBHOOK_MAX_BYTES": int(e.get("CX_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024))),
+        "CX_WEBHOOK_MAX_ATTEMPTS": int(e.get("CX_WEBHOOK_MAX_ATTEMPTS", "8")),
+        "CX_WEBHOOK_RETRY_BASE_SECONDS": float(e.get("CX_WEBHOOK_RETRY_BASE_SECONDS", "30")),
+        "CX_LOG_LEVEL": e.get("CX_LOG_LEVEL", "INFO"),
+    }

@@ -1,0 +1,41 @@
+"""Structured logging: one JSON object per line, carrying the shop and the ids involved."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+logger = logging.getLogger("cxplugin")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure(level: str) -> None:
+    """Send cxplugin's records to stderr as JSON lines (once per process)."""
+    if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        logger.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def log(msg: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log one structured line: ``log("webhook recorded", shop=..., event_id=...)``."""
+    logger.log(level, msg, extra={"fields": {k: v for k, v in fields.items() if v is not None}})

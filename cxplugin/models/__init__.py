@@ -1,0 +1,8 @@
+"""Typed SQLAlchemy models. Every shop-owned row carries shop_id."""
+
+from cxplugin.models.data_request import DataRequest
+from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
+from cxplugin.models.shop import Shop
+from cxplugin.models.webhook_event import EventStatus, WebhookEvent
+
+__all__ = ["DataRequest", "EventStatus", "Order", "Shipment", "ShipmentStatusEvent", "Shop", "WebhookEvent"]

@@ -1,0 +1,1 @@
+"""marshmallow schemas: what comes in (webhook payloads) and what goes out (admin API)."""

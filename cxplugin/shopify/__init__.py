@@ -1,0 +1,1 @@
+"""Everything that talks to Shopify: request verification, token exchange, the GraphQL Admin API."""

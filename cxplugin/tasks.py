@@ -1,0 +1,40 @@
+"""Huey tasks: thin wrappers that load by id and call a service. The periodic schedule lives here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from huey import crontab
+
+from cxplugin import shops
+from cxplugin.queue import huey, in_app_context
+from cxplugin.webhooks import processing
+from cxplugin.webhooks.topics import SUBSCRIBABLE
+
+# A PENDING event older than this without a run is taken as lost and enqueued again.
+STUCK_AFTER = timedelta(minutes=5)
+
+
+@huey.task()
+@in_app_context
+def process_webhook_event(event_id: int) -> dict[str, Any]:
+    outcome = processing.process_event(event_id)
+    if outcome.retry_in is not None:
+        process_webhook_event.schedule((event_id,), delay=outcome.retry_in)
+    return outcome.log_fields()
+
+
+@huey.task(retries=5, retry_delay=60)
+@in_app_context
+def sync_shop_with_shopify(shop_id: int) -> dict[str, Any]:
+    return shops.sync_with_shopify(shop_id, SUBSCRIBABLE)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+@in_app_context
+def requeue_stuck_webhooks() -> dict[str, Any]:
+    ids = processing.stuck_event_ids(STUCK_AFTER)
+    for event_id in ids:
+        process_webhook_event(event_id)
+    return {"requeued": len(ids)}

@@ -1,0 +1,78 @@
+"""POST /webhooks: verify the HMAC over the raw body, record, enqueue, answer — no business work here."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from cxplugin.extensions import db
+from cxplugin.logs import log
+from cxplugin.shopify.client import request_input, shopify_app
+from cxplugin.shops import find_shop, shop_domain
+from cxplugin.webhooks import recording
+from cxplugin.webhooks.recording import Delivery, Rejected
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _answer(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(status=status, message=message), status
+
+
+@bp.post("/webhooks")
+def receive() -> tuple[Response, int]:
+    limit: int = current_app.config["CX_WEBHOOK_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        return _answer(413, f"The body is larger than {limit} bytes.")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        return _answer(413, f"The body is larger than {limit} bytes.")
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _answer(401, "The body does not match its HMAC.")  # Shopify signs UTF-8 JSON only
+
+    result = shopify_app().verify_webhook_req(request_input(body))
+    if not result.ok or not result.shop:
+        log("webhook refused", code=result.log.code)
+        return _answer(result.response.status if result.response.status in (400, 401, 405) else 401,
+                       "Missing or invalid HMAC.")
+
+    headers = request.headers
+    delivery = Delivery(
+        shop_domain=shop_domain(result.shop),
+        topic=(headers.get("X-Shopify-Topic") or "").strip().lower(),
+        event_id=(headers.get("X-Shopify-Event-Id") or headers.get("X-Shopify-Webhook-Id") or "").strip(),
+        webhook_id=headers.get("X-Shopify-Webhook-Id"),
+        api_version=headers.get("X-Shopify-API-Version"),
+        triggered_at=recording.parse_triggered_at(headers.get("X-Shopify-Triggered-At")),
+        body=body,
+    )
+    g.log_fields.update(shop=delivery.shop_domain, topic=delivery.topic, event_id=delivery.event_id)
+    if not delivery.topic or not delivery.event_id:
+        return _answer(400, "X-Shopify-Topic and X-Shopify-Event-Id are required.")
+    if len(delivery.event_id) > 255 or len(delivery.topic) > 100:
+        return _answer(400, "A header is too long.")
+
+    try:
+        status = recording.check(delivery, find_shop(delivery.shop_domain))
+        recorded = recording.record(delivery, status)
+    except Rejected as rejected:
+        db.session.rollback()
+        return _answer(rejected.status, rejected.message)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log("webhook could not be recorded", 40, error=repr(exc))
+        response, code = _answer(503, "Could not record the webhook; please retry.")
+        response.headers["Retry-After"] = "5"
+        return response, code
+
+    if recorded.id is None:
+        g.log_fields["duplicate"] = True
+        return _answer(200, "Already recorded.")
+    g.log_fields["webhook_event_id"] = recorded.id
+    if recorded.status == "pending":
+        recording.enqueue(recorded.id)
+    else:
+        log("webhook topic not handled; recorded and ignored", topic=delivery.topic)
+    return _answer(200, "Recorded.")

@@ -1,0 +1,115 @@
+"""Record a verified delivery exactly once per (shop, X-Shopify-Event-Id) and enqueue it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cxplugin.extensions import db
+from cxplugin.logs import log
+from cxplugin.models import EventStatus, Shop, WebhookEvent
+from cxplugin.models.types import utcnow
+from cxplugin.webhooks.topics import TOPICS, Kind
+
+
+class Rejected(Exception):
+    """The delivery is refused with ``status``; nothing was recorded."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Delivery:
+    shop_domain: str
+    topic: str
+    event_id: str
+    webhook_id: str | None
+    api_version: str | None
+    triggered_at: datetime | None
+    body: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    id: int | None  # None when this event was already recorded
+    status: EventStatus
+
+
+_FRACTION = re.compile(r"\.(\d{6})\d+")
+
+
+def parse_triggered_at(value: str | None) -> datetime | None:
+    """X-Shopify-Triggered-At, e.g. 2026-03-29T18:00:27.877041743Z (nanoseconds cut to micro)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r".\1", value.strip()).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def check(delivery: Delivery, shop: Shop | None) -> EventStatus:
+    """Decide whether to take the delivery: PENDING (handle it), IGNORED (log only) or Rejected."""
+    topic = TOPICS.get(delivery.topic)
+    if topic is None:
+        return EventStatus.IGNORED
+    try:
+        payload: Any = json.loads(delivery.body)
+    except ValueError as exc:
+        raise Rejected(400, "The body is not JSON.") from exc
+    if not isinstance(payload, dict):
+        raise Rejected(400, "The body is not a JSON object.")
+    try:
+        topic.schema().load(payload)
+    except ValidationError as exc:
+        raise Rejected(400, f"The payload is missing or has malformed fields: {exc.messages}") from exc
+    if topic.kind is Kind.COMPLIANCE:
+        return EventStatus.PENDING
+    if shop is None:
+        raise Rejected(404, "Unknown shop.")
+    if topic.kind is Kind.BUSINESS and not shop.is_installed:
+        raise Rejected(410, "The app is not installed on this shop.")
+    return EventStatus.PENDING
+
+
+def record(delivery: Delivery, status: EventStatus) -> Recorded:
+    """Insert the event unless (shop, event id) is already held; commits."""
+    # End the read transaction of the shop lookup first: SQLite cannot turn a read snapshot that
+    # another writer has since moved past into a write, but a fresh write simply waits its turn.
+    db.session.commit()
+    table = WebhookEvent.__table__
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(
+            shop_domain=delivery.shop_domain, event_id=delivery.event_id, webhook_id=delivery.webhook_id,
+            topic=delivery.topic, api_version=delivery.api_version, triggered_at=delivery.triggered_at,
+            received_at=utcnow(), payload=delivery.body, status=status, attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["shop_domain", "event_id"])
+        .returning(table.c.id)
+    )
+    new_id = db.session.execute(stmt).scalar_one_or_none()
+    db.session.commit()
+    return Recorded(new_id, status)
+
+
+def enqueue(event_id: int) -> None:
+    """Hand the event to the worker. A failure here loses nothing: the sweeper re-enqueues it."""
+    from cxplugin.tasks import process_webhook_event
+
+    try:
+        process_webhook_event(event_id)
+    except Exception as exc:
+        log("enqueue failed; the sweeper will pick the event up", 30, webhook_event_id=event_id, error=repr(exc))
+

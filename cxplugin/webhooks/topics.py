@@ -1,0 +1,95 @@
+"""The topics the app handles: the schema each payload must satisfy and the service it feeds."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema
+
+from cxplugin import orders, privacy, shops
+from cxplugin.models import Shop, WebhookEvent
+from cxplugin.schemas import webhooks as s
+
+
+class Kind(enum.Enum):
+    BUSINESS = "business"  # needs an installed shop
+    LIFECYCLE = "lifecycle"  # needs a shop we know, installed or not
+    COMPLIANCE = "compliance"  # must be honoured even for a shop we no longer hold
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    schema: type[Schema]
+    kind: Kind
+    handle: Callable[[Shop | None, dict[str, Any], WebhookEvent], None]
+
+
+def _order(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    order = orders.apply_order(shop, p, event.triggered_at)
+    event.order_id, event.customer_id = order.shopify_id, order.customer_id
+
+
+def _fulfillment(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    shipment = orders.apply_fulfillment(shop, p, event.triggered_at)
+    event.order_id, event.customer_id = p["order_id"], shipment.order.customer_id
+
+
+def _fulfillment_event(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    shipment = orders.apply_fulfillment_event(shop, p, event.triggered_at)
+    event.order_id, event.customer_id = p["order_id"], shipment.order.customer_id
+
+
+def _shop_update(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    shops.apply_shop_update(shop, p)
+
+
+def _uninstalled(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    shops.mark_uninstalled(shop, event.triggered_at or event.received_at)
+
+
+def _customers_redact(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    customer = p["customer"]
+    event.customer_id = customer["id"]
+    if shop is not None:
+        privacy.redact_customer(shop, customer["id"], customer["email"], p["orders_to_redact"])
+
+
+def _shop_redact(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    privacy.erase_shop(event.shop_domain, keep_event_id=event.id)
+
+
+def _data_request(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    customer = p["customer"]
+    event.customer_id = customer["id"]
+    if shop is not None:
+        privacy.export_customer(shop, p["data_request"].get("id"), customer["id"], customer["email"],
+                                p["orders_requested"])
+
+
+_ALL = [
+    Topic("orders/create", s.OrderPayload, Kind.BUSINESS, _order),
+    Topic("orders/updated", s.OrderPayload, Kind.BUSINESS, _order),
+    Topic("orders/cancelled", s.OrderPayload, Kind.BUSINESS, _order),
+    Topic("fulfillments/create", s.FulfillmentPayload, Kind.BUSINESS, _fulfillment),
+    Topic("fulfillments/update", s.FulfillmentPayload, Kind.BUSINESS, _fulfillment),
+    Topic("fulfillment_events/create", s.FulfillmentEventPayload, Kind.BUSINESS, _fulfillment_event),
+    Topic("shop/update", s.ShopPayload, Kind.BUSINESS, _shop_update),
+    Topic("app/uninstalled", s.ShopPayload, Kind.LIFECYCLE, _uninstalled),
+    Topic("customers/redact", s.CustomersRedactPayload, Kind.COMPLIANCE, _customers_redact),
+    Topic("shop/redact", s.ShopRedactPayload, Kind.COMPLIANCE, _shop_redact),
+    Topic("customers/data_request", s.CustomersDataRequestPayload, Kind.COMPLIANCE, _data_request),
+]
+
+TOPICS: dict[str, Topic] = {t.name: t for t in _ALL}
+
+# Topics registered over the Admin API; compliance topics can only be declared in shopify.app.toml.
+SUBSCRIBABLE = [t.name for t in _ALL if t.kind is not Kind.COMPLIANCE]

@@ -1,0 +1,57 @@
+"""Sign requests exactly as Shopify does, so tests speak to the app as Shopify would."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+API_KEY = "test-api-key"
+SECRET = "test-api-secret-for-hs256-signing-0001"  # ≥ 32 bytes, as HS256 wants
+SHOP = "cx-test-shop.myshopify.com"
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A webhook payload by fixture name, e.g. ``fulfillments_update__delivered``."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def webhook_hmac(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook_headers(topic: str, body: bytes, *, shop: str = SHOP, event_id: str | None = None,
+                    triggered_at: str | None = None, secret: str = SECRET, lower: bool = False,
+                    api_version: str = "2026-10") -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": webhook_hmac(body, secret),
+        "X-Shopify-Shop-Domain": shop,
+        "X-Shopify-API-Version": api_version,
+        "X-Shopify-Webhook-Id": secrets.token_hex(16),
+        "X-Shopify-Event-Id": event_id or secrets.token_hex(16),
+        "X-Shopify-Triggered-At": triggered_at or time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
+    }
+    return {k.lower(): v for k, v in headers.items()} if lower else headers
+
+
+def session_token(shop: str = SHOP, *, aud: str = API_KEY, secret: str = SECRET, lifetime: int = 60,
+                  issued_ago: int = 5) -> str:
+    """A session token as App Bridge issues them (HS256 with the app secret)."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": aud, "sub": "42",
+        "exp": now - issued_ago + lifetime, "nbf": now - issued_ago, "iat": now - issued_ago,
+        "jti": secrets.token_hex(8), "sid": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
