@@ -10,7 +10,7 @@ from typing import Any
 SHOPIFY_API_VERSION = "2026-10"
 
 # Scopes the app asks for (kept in step with shopify.app.toml).
-SHOPIFY_SCOPES = "read_orders,read_fulfillments,read_products,read_customers"
+SHOPIFY_SCOPES = "read_orders,read_fulfillments,read_products,read_customers,read_locales"
 
 
 def _flag(value: str | None) -> bool:

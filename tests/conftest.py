@@ -140,7 +140,8 @@ def drain(app: Flask) -> Callable[[], int]:
 
     def run() -> int:
         ran = 0
-        while (task := huey.dequeue()) is not None:
+        # Ask for the count first: an empty Redis queue would block its read for a second.
+        while huey.pending_count() and (task := huey.dequeue()) is not None:
             huey.execute(task)
             ran += 1
         return ran

@@ -126,7 +126,8 @@ type Shop implements Node {
   timezoneAbbreviation: String!
   timezoneOffsetMinutes: Int!
   currencyCode: CurrencyCode!
-  billingAddress: ShopAddress!
+  billingAddress: ShopAddress! @deprecated(reason: "Use `shopAddress` instead.")
+  shopAddress: ShopAddress!
   primaryDomain: Domain!
 }
 
@@ -744,6 +745,20 @@ class _Root:
             "timezoneOffsetMinutes": int(offset.total_seconds() // 60) if offset else 0,
             "currencyCode": s.currency_code,
             "billingAddress": {
+                "id": f"gid://shopify/ShopAddress/{s.shop_id}",
+                "address1": None,
+                "address2": None,
+                "city": None,
+                "company": None,
+                "country": None,
+                "countryCodeV2": s.country_code,
+                "countryCode": s.country_code,
+                "phone": None,
+                "province": None,
+                "provinceCode": None,
+                "zip": None,
+            },
+            "shopAddress": {
                 "id": f"gid://shopify/ShopAddress/{s.shop_id}",
                 "address1": None,
                 "address2": None,

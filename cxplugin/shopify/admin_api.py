@@ -12,7 +12,7 @@ from cxplugin.shopify.client import http_client, shopify_app
 
 SHOP_DETAILS = """
 query ShopDetails {
-  shop { name email ianaTimezone currencyCode billingAddress { countryCodeV2 } }
+  shop { name email ianaTimezone currencyCode shopAddress { countryCodeV2 } }
   shopLocales(published: true) { locale primary }
 }
 """
@@ -70,7 +70,7 @@ def fetch_shop_details(shop_handle: str, access_token: str) -> ShopDetails:
         name=shop.get("name"),
         email=shop.get("email"),
         timezone=shop.get("ianaTimezone") or "UTC",
-        country_code=(shop.get("billingAddress") or {}).get("countryCodeV2"),
+        country_code=(shop.get("shopAddress") or {}).get("countryCodeV2"),
         currency=shop.get("currencyCode"),
         primary_locale=primary,
     )

@@ -35,8 +35,7 @@ def receive() -> tuple[Response, int]:
     result = shopify_app().verify_webhook_req(request_input(body))
     if not result.ok or not result.shop:
         log("webhook refused", code=result.log.code)
-        return _answer(result.response.status if result.response.status in (400, 401, 405) else 401,
-                       "Missing or invalid HMAC.")
+        return _answer(401, "Missing or invalid HMAC.")
 
     headers = request.headers
     delivery = Delivery(
