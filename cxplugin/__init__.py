@@ -43,9 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from cxplugin import admin, cli, health, webhooks  # noqa: F401
     from cxplugin.admin import api, pages
     from cxplugin.demo import bp as demo_bp
+    from cxplugin.storefront.proxy import bp as storefront_bp
     from cxplugin.webhooks.intake import bp as webhooks_bp
 
-    for blueprint in (health.bp, webhooks_bp, pages.bp, api.bp, demo_bp):
+    for blueprint in (health.bp, webhooks_bp, pages.bp, api.bp, storefront_bp, demo_bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     _request_logging(app)

@@ -55,3 +55,19 @@ def session_token(shop: str = SHOP, *, aud: str = API_KEY, secret: str = SECRET,
         "jti": secrets.token_hex(8), "sid": secrets.token_hex(8),
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def proxy_query(params: dict[str, str | list[str]], *, shop: str = SHOP, secret: str = SECRET,
+                timestamp: int | None = None) -> str:
+    """The query string Shopify's app proxy forwards: the shopper's parameters plus shop, path_prefix,
+    timestamp and logged_in_customer_id, signed with hex HMAC-SHA256 over the sorted ``key=value``
+    pairs joined with nothing (multiple values of one key joined with commas)."""
+    from urllib.parse import urlencode
+
+    signed: dict[str, str | list[str]] = {
+        **params, "shop": shop, "path_prefix": "/apps/cx", "logged_in_customer_id": "",
+        "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+    }
+    message = "".join(sorted(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in signed.items()))
+    signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return urlencode({**signed, "signature": signature}, doseq=True)

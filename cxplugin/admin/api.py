@@ -5,14 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort
+from flask import Blueprint, Response, abort, jsonify, request
+from marshmallow import ValidationError
 
+from cxplugin import order_promise, shop_settings
 from cxplugin.extensions import db
 from cxplugin.models import DataRequest, Order
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.shopify.auth import current_shop, require_session_token
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+
+@bp.get("/settings")
+@require_session_token
+def settings() -> dict[str, Any]:
+    return shop_settings.current(current_shop())
+
+
+@bp.put("/settings")
+@require_session_token
+def save_settings() -> dict[str, Any] | tuple[Response, int]:
+    patch = request.get_json(silent=True)
+    if not isinstance(patch, dict):
+        return jsonify(status=400, message="Send the settings as a JSON object."), 400
+    try:
+        return shop_settings.update(current_shop(), patch)
+    except ValidationError as exc:
+        return jsonify(status=422, message="Some settings are not valid.", errors=exc.messages), 422
 
 
 @bp.get("/orders/<int:shopify_order_id>")
@@ -23,6 +43,7 @@ def order(shopify_order_id: int) -> dict[str, Any]:
     if found is None:
         abort(404, description="No such order in this shop.")
     result: dict[str, Any] = OrderOut().dump(found)
+    result["promise"] = order_promise.summary(current_shop(), found)
     return result
 
 

@@ -2,7 +2,10 @@
 
 from cxplugin.models.data_request import DataRequest
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
+from cxplugin.models.product import Product
+from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
 from cxplugin.models.webhook_event import EventStatus, WebhookEvent
 
-__all__ = ["DataRequest", "EventStatus", "Order", "Shipment", "ShipmentStatusEvent", "Shop", "WebhookEvent"]
+__all__ = ["DataRequest", "EventStatus", "Order", "Product", "SettingsVersion", "Shipment", "ShipmentStatusEvent",
+           "Shop", "WebhookEvent"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +40,12 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     source_updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     source_triggered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     redacted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # The delivery promise this order was made under (shop-local dates) and where it came from:
+    # "storefront" (what the shopper was shown), "computed" (settings in force at creation), "none".
+    promise_earliest: so.Mapped[date | None]
+    promise_latest: so.Mapped[date | None]
+    promise_source: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    promise_rule: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     shipments: so.Mapped[list[Shipment]] = so.relationship(

@@ -108,6 +108,18 @@ class ShopPayload(_Payload):
     updated_at = _opt_time()
 
 
+class ProductPayload(_Payload):
+    """products/create, products/update."""
+
+    id = fields.Integer(required=True)
+    tags = fields.Raw(load_default="", allow_none=True)
+    updated_at = _opt_time()
+
+
+class ProductDeletePayload(_Payload):
+    id = fields.Integer(required=True)
+
+
 class CustomersRedactPayload(_Payload):
     shop_domain = fields.String(required=True)
     customer = fields.Nested(CustomerRef, required=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import Schema
 
-from cxplugin import orders, privacy, shops
+from cxplugin import order_promise, orders, privacy, products, shops
 from cxplugin.models import Shop, WebhookEvent
 from cxplugin.schemas import webhooks as s
 
@@ -31,6 +31,7 @@ class Topic:
 def _order(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
     assert shop is not None
     order = orders.apply_order(shop, p, event.triggered_at)
+    order_promise.attach(shop, order)
     event.order_id, event.customer_id = order.shopify_id, order.customer_id
 
 
@@ -44,6 +45,16 @@ def _fulfillment_event(shop: Shop | None, p: dict[str, Any], event: WebhookEvent
     assert shop is not None
     shipment = orders.apply_fulfillment_event(shop, p, event.triggered_at)
     event.order_id, event.customer_id = p["order_id"], shipment.order.customer_id
+
+
+def _product(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    products.apply_product(shop, p)
+
+
+def _product_delete(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    products.delete_product(shop, p)
 
 
 def _shop_update(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
@@ -82,6 +93,9 @@ _ALL = [
     Topic("fulfillments/create", s.FulfillmentPayload, Kind.BUSINESS, _fulfillment),
     Topic("fulfillments/update", s.FulfillmentPayload, Kind.BUSINESS, _fulfillment),
     Topic("fulfillment_events/create", s.FulfillmentEventPayload, Kind.BUSINESS, _fulfillment_event),
+    Topic("products/create", s.ProductPayload, Kind.BUSINESS, _product),
+    Topic("products/update", s.ProductPayload, Kind.BUSINESS, _product),
+    Topic("products/delete", s.ProductDeletePayload, Kind.BUSINESS, _product_delete),
     Topic("shop/update", s.ShopPayload, Kind.BUSINESS, _shop_update),
     Topic("app/uninstalled", s.ShopPayload, Kind.LIFECYCLE, _uninstalled),
     Topic("customers/redact", s.CustomersRedactPayload, Kind.COMPLIANCE, _customers_redact),

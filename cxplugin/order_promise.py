@@ -1,0 +1,67 @@
+"""The promise each order was made under: the one the shopper saw, or the one the settings gave then."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from cxplugin import promise, punctuality, shop_settings
+from cxplugin.models import Order, Shop
+from cxplugin.products import tags_for
+
+# The cart attribute the storefront block writes; it reaches orders/create as a note attribute.
+PROMISE_ATTRIBUTE = "_cx_promise"
+
+
+def shown_promise(raw: str | None) -> tuple[date, date] | None:
+    """Parse the block's cart attribute, ``{"earliest": "YYYY-MM-DD", "latest": "YYYY-MM-DD", …}``."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        earliest, latest = date.fromisoformat(data["earliest"]), date.fromisoformat(data["latest"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (earliest, latest) if earliest <= latest else None
+
+
+def attach(shop: Shop, order: Order) -> None:
+    """Record the order's promise once, as soon as we know when the order was placed."""
+    if order.promise_source is not None or order.placed_at is None:
+        return
+    shown = shown_promise(order.note_attributes.get(PROMISE_ATTRIBUTE))
+    if shown:
+        order.promise_earliest, order.promise_latest = shown
+        order.promise_source, order.promise_rule = "storefront", None
+        return
+    settings = shop_settings.in_force_at(shop, order.placed_at)
+    if not settings["promise"]["enabled"] or not order.destination_country:
+        order.promise_source, order.promise_rule = "none", "no promise"
+        return
+    product_ids = [li["product_id"] for li in order.line_items if li.get("product_id")]
+    result = promise.compute(
+        shop_settings.promise_settings(shop, settings), order.placed_at,
+        promise.Destination(order.destination_country, order.destination_province, order.destination_zip),
+        item_tags=tags_for(shop, product_ids) if product_ids else [],
+    )
+    order.promise_earliest, order.promise_latest = result.earliest, result.latest
+    order.promise_source = "computed" if result.served else "none"
+    order.promise_rule = result.rule
+
+
+def summary(shop: Shop, order: Order) -> dict[str, Any]:
+    """The promise and whether it was kept, for the admin API."""
+    delivered_at = punctuality.order_delivered_at(
+        [s.delivered_at for s in order.shipments if s.fulfillment_status not in ("cancelled", "error", "failure")])
+    verdict = (punctuality.judge(order.promise_latest, delivered_at, shop.timezone)
+               if delivered_at and order.promise_latest else None)
+    return {
+        "earliest": order.promise_earliest.isoformat() if order.promise_earliest else None,
+        "latest": order.promise_latest.isoformat() if order.promise_latest else None,
+        "source": order.promise_source,
+        "rule": order.promise_rule,
+        "delivered_on": verdict.delivered_on.isoformat() if verdict else None,
+        "kept": verdict.kept if verdict else None,
+        "days_late": verdict.days_late if verdict else None,
+    }

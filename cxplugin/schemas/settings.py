@@ -1,0 +1,112 @@
+"""A shop's settings: what the merchant may set, how it is validated, and what a new shop starts with."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+
+_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+_CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_MAX_DAYS = 120
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class DayRange(_Strict):
+    min = fields.Integer(required=True, validate=validate.Range(0, _MAX_DAYS))
+    max = fields.Integer(required=True, validate=validate.Range(0, _MAX_DAYS))
+
+    @validates_schema
+    def _ordered(self, data: dict[str, int], **_: Any) -> None:
+        if data["min"] > data["max"]:
+            raise ValidationError("min must not be greater than max.", "max")
+
+
+def _weekdays() -> fields.List[int]:
+    return fields.List(fields.Integer(validate=validate.Range(0, 6)), required=True,
+                       validate=validate.Length(min=1, error="Choose at least one day (0 = Monday … 6 = Sunday)."))
+
+
+class ZoneSettings(_Strict):
+    name = fields.String(required=True, validate=validate.Length(1, 60))
+    regions = fields.List(fields.String(), load_default=list)
+    transit_days = fields.Nested(DayRange, required=True)
+    methods = fields.Dict(keys=fields.String(validate=validate.Length(1, 60)), values=fields.Nested(DayRange),
+                          load_default=dict)
+
+    @validates("regions")
+    def _regions(self, regions: list[str], **_: Any) -> None:
+        bad = [r for r in regions if not _REGION.match(r)]
+        if bad:
+            raise ValidationError(f"Use country codes like NL or country-region codes like US-CA: {', '.join(bad)}.")
+
+
+class TagRuleSettings(_Strict):
+    tag = fields.String(required=True, validate=validate.Length(1, 255))
+    add_days = fields.Integer(load_default=0, validate=validate.Range(0, _MAX_DAYS))
+    processing_days = fields.Nested(DayRange, load_default=None, allow_none=True)
+
+
+class PromiseSection(_Strict):
+    enabled = fields.Boolean(required=True)
+    cutoff = fields.String(required=True, validate=validate.Regexp(_CUTOFF, error="Use 24-hour time, e.g. 14:00."))
+    processing_days = fields.Nested(DayRange, required=True)
+    dispatch_weekdays = _weekdays()
+    closed_dates = fields.List(fields.Date(), load_default=list)
+    carrier_weekdays = _weekdays()
+    observe_origin_holidays = fields.Boolean(load_default=True)
+    observe_destination_holidays = fields.Boolean(load_default=True)
+    zones = fields.List(fields.Nested(ZoneSettings), load_default=list, validate=validate.Length(max=50))
+    default_zone = fields.Nested(ZoneSettings, load_default=None, allow_none=True)
+    tag_rules = fields.List(fields.Nested(TagRuleSettings), load_default=list, validate=validate.Length(max=50))
+
+    @validates("zones")
+    def _unique_names(self, zones: list[dict[str, Any]], **_: Any) -> None:
+        names = [z["name"] for z in zones]
+        if len(names) != len(set(names)):
+            raise ValidationError("Zone names must be unique.")
+
+
+class SettingsSchema(_Strict):
+    promise = fields.Nested(PromiseSection, required=True)
+
+
+def defaults(country: str | None) -> dict[str, Any]:
+    """Settings a new shop starts with: ship on weekdays, domestic 2–4 days, elsewhere 5–12 days."""
+    domestic = [country] if country else []
+    return {
+        "promise": {
+            "enabled": True,
+            "cutoff": "14:00",
+            "processing_days": {"min": 1, "max": 2},
+            "dispatch_weekdays": [0, 1, 2, 3, 4],
+            "closed_dates": [],
+            "carrier_weekdays": [0, 1, 2, 3, 4],
+            "observe_origin_holidays": True,
+            "observe_destination_holidays": True,
+            "zones": [{"name": "Domestic", "regions": domestic, "transit_days": {"min": 2, "max": 4}, "methods": {}}]
+            if domestic else [],
+            "default_zone": {"name": "International", "regions": [], "transit_days": {"min": 5, "max": 12},
+                             "methods": {}},
+            "tag_rules": [
+                {"tag": "pre-order", "add_days": 0, "processing_days": {"min": 14, "max": 21}},
+                {"tag": "made-to-order", "add_days": 5, "processing_days": None},
+            ],
+        }
+    }
+
+
+def dump(data: dict[str, Any]) -> dict[str, Any]:
+    """Validated settings → JSON-ready (dates as ISO strings)."""
+    out: dict[str, Any] = SettingsSchema().dump(data)
+    return out
+
+
+def closed_dates(data: dict[str, Any]) -> frozenset[date]:
+    return frozenset(date.fromisoformat(d) if isinstance(d, str) else d for d in data["promise"]["closed_dates"])

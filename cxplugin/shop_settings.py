@@ -1,0 +1,100 @@
+"""Read and write a shop's settings; every save is a new version, kept for judging past orders."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+
+from cxplugin import promise
+from cxplugin.extensions import db
+from cxplugin.models import SettingsVersion, Shop
+from cxplugin.models.types import utcnow
+from cxplugin.schemas import settings as schema
+
+
+def _latest(shop: Shop, at: datetime | None = None) -> SettingsVersion | None:
+    query = sa.select(SettingsVersion).where(SettingsVersion.shop_id == shop.id)
+    if at is not None:
+        query = query.where(SettingsVersion.effective_from <= at)
+    return db.session.scalars(query.order_by(SettingsVersion.version.desc()).limit(1)).first()
+
+
+def current(shop: Shop) -> dict[str, Any]:
+    """The settings in force now (the defaults for the shop's country until the merchant saves)."""
+    latest = _latest(shop)
+    return copy.deepcopy(latest.data) if latest else schema.defaults(shop.country_code)
+
+
+def in_force_at(shop: Shop, moment: datetime) -> dict[str, Any]:
+    """The settings that were in force at ``moment`` (an order's creation, say)."""
+    version = _latest(shop, moment)
+    return copy.deepcopy(version.data) if version else schema.defaults(shop.country_code)
+
+
+def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``patch`` onto ``base``: objects merge key by key; lists and values replace."""
+    merged = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def update(shop: Shop, patch: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``patch`` merged onto the current settings and save it as a new version.
+
+    Raises marshmallow.ValidationError (with a message per field) and saves nothing when invalid.
+    """
+    loaded = schema.SettingsSchema().load(merge(current(shop), patch))
+    data = schema.dump(loaded)
+    latest = _latest(shop)
+    db.session.add(SettingsVersion(shop_id=shop.id, version=(latest.version + 1) if latest else 1, data=data,
+                                   effective_from=utcnow()))
+    db.session.commit()
+    return data
+
+
+def promise_settings(shop: Shop, data: dict[str, Any]) -> promise.PromiseSettings:
+    """The calculator's input for these settings (built once per settings version and time zone)."""
+    return _promise_settings(json.dumps(data["promise"], sort_keys=True), shop.timezone, shop.country_code or "")
+
+
+@functools.lru_cache(maxsize=512)
+def _promise_settings(section_json: str, timezone: str, country: str) -> promise.PromiseSettings:
+    p = json.loads(section_json)
+
+    def zone(z: dict[str, Any]) -> promise.Zone:
+        return promise.Zone(
+            name=z["name"], regions=tuple(z["regions"]),
+            transit_min=z["transit_days"]["min"], transit_max=z["transit_days"]["max"],
+            methods={k: (v["min"], v["max"]) for k, v in z["methods"].items()},
+        )
+
+    def tag_rule(r: dict[str, Any]) -> promise.TagRule:
+        days = r.get("processing_days")
+        return promise.TagRule(tag=r["tag"], add_days=r["add_days"],
+                               processing=(days["min"], days["max"]) if days else None)
+
+    hours, minutes = (int(part) for part in p["cutoff"].split(":"))
+    return promise.PromiseSettings(
+        timezone=timezone,
+        origin_country=country,
+        cutoff=time(hours, minutes),
+        processing_min=p["processing_days"]["min"],
+        processing_max=p["processing_days"]["max"],
+        dispatch_weekdays=frozenset(p["dispatch_weekdays"]),
+        closed_dates=frozenset(date.fromisoformat(d) for d in p["closed_dates"]),
+        carrier_weekdays=frozenset(p["carrier_weekdays"]),
+        zones=tuple(zone(z) for z in p["zones"]),
+        default_zone=zone(p["default_zone"]) if p["default_zone"] else None,
+        tag_rules=tuple(tag_rule(r) for r in p["tag_rules"]),
+        observe_origin_holidays=p["observe_origin_holidays"] and bool(country),
+        observe_destination_holidays=p["observe_destination_holidays"],
+    )

@@ -1,0 +1,1 @@
+"""App-proxy endpoints for the storefront (promise now; returns later). Shopify signs every request."""

@@ -1,0 +1,53 @@
+"""The storefront's promise answer: the calculator's result plus ready-to-show sentences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cxplugin import i18n, promise, shop_settings
+from cxplugin.models import Shop
+from cxplugin.products import tags_for
+
+
+def promise_answer(shop: Shop, query: dict[str, Any], now: datetime) -> dict[str, Any]:
+    settings = shop_settings.current(shop)
+    locale = i18n.negotiate(query["locale"], shop.primary_locale)
+    country = (query["country"] or shop.country_code or "").upper()
+    answer: dict[str, Any] = {"locale": locale, "dir": i18n.direction(locale)}
+    if not settings["promise"]["enabled"] or not country:
+        return answer | _not_served("disabled" if country else "no_destination", locale, country)
+    tags = tags_for(shop, query["product_ids"]) if query["product_ids"] else []
+    result = promise.compute(shop_settings.promise_settings(shop, settings), now,
+                             promise.Destination(country, query["region"]), query["method"], tags)
+    if not result.served or result.earliest is None or result.latest is None:
+        return answer | _not_served(result.reason or "destination_not_served", locale, country)
+    dates = i18n.format_dates(result.earliest, result.latest, locale, country)
+    return answer | {
+        "served": True,
+        "earliest": result.earliest.isoformat(),
+        "latest": result.latest.isoformat(),
+        "dispatch": result.dispatch_earliest.isoformat() if result.dispatch_earliest else None,
+        "cutoff_at": result.cutoff_at.isoformat() if result.cutoff_at else None,
+        "seconds_to_cutoff": result.seconds_to_cutoff,
+        "rule": result.rule,
+        "text": {
+            "arrival": i18n.phrase(locale, "storefront", "arrival", dates=dates),
+            "dates": dates,
+            "countdown": i18n.phrase(locale, "storefront", "countdown"),
+            "hours_minutes": i18n.phrase(locale, "storefront", "hours_minutes"),
+            "minutes": i18n.phrase(locale, "storefront", "minutes"),
+            "not_served": "",
+        },
+    }
+
+
+def _not_served(reason: str, locale: str, country: str) -> dict[str, Any]:
+    sentence = i18n.phrase(locale, "storefront", "not_served", country=i18n.country_name(country, locale)) \
+        if country and reason == "destination_not_served" else ""
+    return {
+        "served": False, "reason": reason, "earliest": None, "latest": None, "dispatch": None, "cutoff_at": None,
+        "seconds_to_cutoff": None, "rule": "not served",
+        "text": {"arrival": "", "dates": "", "countdown": "", "hours_minutes": "", "minutes": "",
+                 "not_served": sentence},
+    }

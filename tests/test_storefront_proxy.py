@@ -1,0 +1,117 @@
+"""GET /proxy/promise as the storefront reaches it through Shopify's app proxy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import Send
+from tests.fake_shopify import FakeShopify
+from tests.shopify_signing import SHOP, fixture, proxy_query, session_token
+
+PRE_ORDER_PRODUCT = fixture("products_update__basic")["id"]  # tagged "pre-order, summer"
+
+EVERY_DAY = {"promise": {
+    "cutoff": "23:59", "processing_days": {"min": 0, "max": 0}, "dispatch_weekdays": [0, 1, 2, 3, 4, 5, 6],
+    "carrier_weekdays": [0, 1, 2, 3, 4, 5, 6], "observe_origin_holidays": False,
+    "observe_destination_holidays": False,
+    "zones": [{"name": "Domestic", "regions": ["US"], "transit_days": {"min": 1, "max": 3}}],
+    "default_zone": None,
+}}
+
+
+def settings(client: FlaskClient, patch: dict[str, Any]) -> None:
+    response = client.put("/api/admin/settings", json=patch, headers={"Authorization": f"Bearer {session_token()}"})
+    assert response.status_code == 200, response.get_json()
+
+
+def ask(client: FlaskClient, **params: Any) -> Any:
+    return client.get("/proxy/promise?" + proxy_query({k: str(v) for k, v in params.items()}))
+
+
+def test_promise_dates_follow_the_settings_in_the_shops_time_zone(client: FlaskClient, shop: str) -> None:
+    settings(client, EVERY_DAY)
+    response = ask(client, country="US", locale="en")
+    assert response.status_code == 200
+    answer = response.get_json()
+    today = datetime.now(ZoneInfo("America/New_York")).date()
+    assert answer["served"] is True
+    assert answer["earliest"] == (today + timedelta(days=1)).isoformat()
+    assert answer["latest"] == (today + timedelta(days=3)).isoformat()
+    assert answer["rule"] == "zone:Domestic"
+    assert 0 <= answer["seconds_to_cutoff"] <= 24 * 3600
+    assert answer["text"]["arrival"].startswith("Arrives ")
+    assert "{countdown}" in answer["text"]["countdown"]
+    assert response.headers["Cache-Control"] == "private, max-age=60"
+
+
+@pytest.mark.parametrize(("locale", "direction", "word"), [("he", "rtl", "יגיע"), ("ar", "rtl", "يصل"),
+                                                          ("nl", "ltr", "Bezorgd"), ("pt-BR", "ltr", "Chega"),
+                                                          ("de-CH", "ltr", "Lieferung"), ("xx", "ltr", "Arrives")])
+def test_sentences_come_in_the_shoppers_language(client: FlaskClient, shop: str, locale: str, direction: str,
+                                                 word: str) -> None:
+    answer = ask(client, country="US", locale=locale).get_json()
+    assert answer["dir"] == direction
+    assert answer["text"]["arrival"].startswith(word)
+
+
+def test_a_country_outside_every_zone_gets_an_explicit_no_promise(client: FlaskClient, shop: str) -> None:
+    settings(client, EVERY_DAY)
+    answer = ask(client, country="JP", locale="en").get_json()
+    assert (answer["served"], answer["reason"], answer["earliest"]) == (False, "destination_not_served", None)
+    assert answer["text"]["not_served"] == "No delivery estimate for Japan yet"
+
+
+def test_pre_order_tag_from_the_products_webhook_pushes_the_dates_out(
+        client: FlaskClient, shop: str, send_webhook: Send, drain: Callable[[], int]) -> None:
+    settings(client, EVERY_DAY)
+    plain = ask(client, country="US", product_id=1234).get_json()
+    assert send_webhook("products/update", "products_update__basic").status_code == 200
+    drain()
+    pre_order = ask(client, country="US", product_id=PRE_ORDER_PRODUCT).get_json()
+    assert pre_order["rule"] == "zone:Domestic+tag:pre-order"
+    days_later = (datetime.fromisoformat(pre_order["latest"]) - datetime.fromisoformat(plain["latest"])).days
+    assert days_later == 21  # the default pre-order rule: 14–21 processing days
+    cart = ask(client, country="US", product_ids=f"1234,{PRE_ORDER_PRODUCT}").get_json()
+    assert cart["latest"] == pre_order["latest"]  # the slowest item decides
+
+
+def test_an_unknown_product_is_asked_of_shopify_once_then_cached(
+        client: FlaskClient, shop: str, fake_shopify: FakeShopify) -> None:
+    fake_shopify.add_shop(SHOP, access_token="shpat_test")
+    fake_shopify.add_product("gid://shopify/Product/777", ["made-to-order"])
+    first = ask(client, country="US", product_id=777).get_json()
+    second = ask(client, country="US", product_id=777).get_json()
+    assert first["rule"].endswith("tag:made-to-order")
+    assert second == first
+    assert [c.operation_name for c in fake_shopify.graphql_calls] == ["ProductTags"]
+
+
+def test_unsigned_or_tampered_requests_get_401(client: FlaskClient, shop: str) -> None:
+    assert client.get("/proxy/promise?country=US").status_code == 401
+    signed = proxy_query({"country": "US"})
+    assert client.get("/proxy/promise?" + signed.replace("country=US", "country=NL")).status_code == 401
+    assert client.get("/proxy/promise?" + proxy_query({"country": "US"}, secret="x" * 40)).status_code == 401
+
+
+def test_a_replayed_request_is_refused_after_its_window(client: FlaskClient, shop: str) -> None:
+    stale = proxy_query({"country": "US"}, timestamp=int(datetime.now().timestamp()) - 3600)
+    assert client.get("/proxy/promise?" + stale).status_code == 401
+
+
+def test_another_shop_that_does_not_use_the_app_gets_404(client: FlaskClient, shop: str) -> None:
+    query = proxy_query({"country": "US"}, shop="stranger.myshopify.com")
+    assert client.get("/proxy/promise?" + query).status_code == 404
+
+
+@pytest.mark.parametrize("params", [{"country": "USA"}, {"product_id": "abc"}, {"region": "<script>"},
+                                    {"product_ids": ",".join(str(n) for n in range(1, 60))}])
+def test_malformed_parameters_get_400(client: FlaskClient, shop: str, params: dict[str, str]) -> None:
+    response = ask(client, **params)
+    assert response.status_code == 400
+    assert response.get_json()["errors"]
