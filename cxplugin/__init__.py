@@ -44,9 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from cxplugin.admin import api, pages
     from cxplugin.demo import bp as demo_bp
     from cxplugin.storefront.proxy import bp as storefront_bp
+    from cxplugin.survey_pages.views import bp as survey_bp
     from cxplugin.webhooks.intake import bp as webhooks_bp
 
-    for blueprint in (health.bp, webhooks_bp, pages.bp, api.bp, storefront_bp, demo_bp):
+    for blueprint in (health.bp, webhooks_bp, pages.bp, api.bp, storefront_bp, survey_bp, demo_bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     _request_logging(app)

@@ -15,7 +15,9 @@ from cxplugin.webhooks import processing
 cx = AppGroup("cx", help="cxplugin operations.")
 shops_cli = AppGroup("shops", help="Shops.")
 webhooks_cli = AppGroup("webhooks", help="Recorded webhooks.")
+surveys_cli = AppGroup("surveys", help="Post-delivery surveys.")
 cx.add_command(shops_cli)
+cx.add_command(surveys_cli)
 cx.add_command(webhooks_cli)
 
 
@@ -54,6 +56,20 @@ def webhooks_replay(failed: bool) -> None:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
     click.echo(f"Replayed {len(outcomes)} event(s): {summary}.")
+
+
+@surveys_cli.command("send-due")
+def surveys_send_due() -> None:
+    """Send the surveys (and reminders) that are due now, in this process."""
+    from cxplugin import surveys
+    from cxplugin.models.types import utcnow
+
+    outcomes = [surveys.send(survey_id, utcnow()) for survey_id in surveys.due_survey_ids(utcnow())]
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.result] = counts.get(outcome.result, 0) + 1
+    summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing due"
+    click.echo(f"{len(outcomes)} survey(s): {summary}.")
 
 
 @cx.command("worker")

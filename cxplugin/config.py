@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Pinned Admin API version: webhooks and GraphQL calls speak this version.
 SHOPIFY_API_VERSION = "2026-10"
@@ -28,6 +29,11 @@ def database_url(raw: str | None, instance_path: str) -> str:
     return raw
 
 
+def _default_sender(app_url: str | None) -> str:
+    host = urlsplit(app_url or "").hostname or "localhost"
+    return f"surveys@{host}"
+
+
 def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     e = dict(os.environ if env is None else env)
@@ -46,6 +52,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CX_QUEUE_PATH": e.get("CX_QUEUE_PATH", str(Path(instance_path) / "queue.db")),
         "CX_ENCRYPTION_KEY": e.get("CX_ENCRYPTION_KEY", ""),
         "MAIL_URL": e.get("MAIL_URL", "outbox"),
+        "CX_MAIL_FROM": e.get("CX_MAIL_FROM") or _default_sender(e.get("APP_URL")),
         "CX_DEMO": _flag(e.get("CX_DEMO")),
         "CX_REGISTER_WEBHOOKS": _flag(e.get("CX_REGISTER_WEBHOOKS", "1")),
         "CX_WEBHOOK_MAX_BYTES": int(e.get("CX_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024))),

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cxplugin.extensions import db
-from cxplugin.models import DataRequest, Order, Shipment, ShipmentStatusEvent, Shop, WebhookEvent
+from cxplugin.models import DataRequest, Order, OutboxMessage, Shipment, ShipmentStatusEvent, Shop, Survey, WebhookEvent
 from cxplugin.models.types import utcnow
 from cxplugin.schemas.orders import OrderOut
 
@@ -36,6 +36,7 @@ def _customer_orders(shop: Shop, customer_id: int | None, email: str | None, ord
 def redact_customer(shop: Shop, customer_id: int | None, email: str | None, order_ids: list[int]) -> int:
     """Erase a customer's personal data, keeping the anonymous facts (dates, statuses, counts)."""
     orders = _customer_orders(shop, customer_id, email, order_ids)
+    addresses = {a.lower() for a in [email, *(o.email for o in orders)] if a}
     now = utcnow()
     for order in orders:
         order.email = None
@@ -47,6 +48,7 @@ def redact_customer(shop: Shop, customer_id: int | None, email: str | None, orde
         order.redacted_at = now
     ids = [o.id for o in orders]
     if ids:
+        db.session.execute(sa.update(Survey).where(Survey.order_id.in_(ids)).values(comment=None))
         db.session.execute(sa.update(Shipment).where(Shipment.order_id.in_(ids))
                            .values(tracking_number=None, tracking_url=None))
         shipment_ids = sa.select(Shipment.id).where(Shipment.order_id.in_(ids))
@@ -62,6 +64,9 @@ def redact_customer(shop: Shop, customer_id: int | None, email: str | None, orde
                WebhookEvent.topic != "customers/redact")
         .values(payload=REDACTED_PAYLOAD)
     )
+    if addresses:
+        db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.shop_id == shop.id,
+                                                          sa.func.lower(OutboxMessage.recipient).in_(addresses)))
     if customer_id is not None:
         db.session.execute(sa.delete(DataRequest).where(DataRequest.shop_id == shop.id,
                                                         DataRequest.customer_id == customer_id))
@@ -81,11 +86,14 @@ def export_customer(shop: Shop, shopify_request_id: int | None, customer_id: int
                     order_ids: list[int]) -> DataRequest:
     """Build (or rebuild) the export of what we hold on a customer, for the merchant to send on."""
     orders = _customer_orders(shop, customer_id, email, order_ids)
+    answers = db.session.scalars(sa.select(Survey).where(Survey.order_id.in_([o.id for o in orders])))
     export: dict[str, Any] = {
         "shop": shop.domain,
         "customer": {"id": customer_id, "email": email},
         "generated_at": utcnow().isoformat(),
         "orders": OrderOut(many=True).dump(orders),
+        "surveys": [{"order_id": s.order.shopify_id, "sent_at": s.sent_at.isoformat() if s.sent_at else None,
+                     "csat": s.csat, "nps": s.nps, "comment": s.comment} for s in answers],
     }
     request = None
     if shopify_request_id is not None:

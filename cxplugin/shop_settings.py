@@ -26,14 +26,18 @@ def _latest(shop: Shop, at: datetime | None = None) -> SettingsVersion | None:
 
 def current(shop: Shop) -> dict[str, Any]:
     """The settings in force now (the defaults for the shop's country until the merchant saves)."""
-    latest = _latest(shop)
-    return copy.deepcopy(latest.data) if latest else schema.defaults(shop.country_code)
+    return _with_defaults(shop, _latest(shop))
+
+
+def _with_defaults(shop: Shop, version: SettingsVersion | None) -> dict[str, Any]:
+    # Sections added after a version was saved take their defaults.
+    defaults = schema.defaults(shop.country_code)
+    return merge(defaults, version.data) if version else defaults
 
 
 def in_force_at(shop: Shop, moment: datetime) -> dict[str, Any]:
     """The settings that were in force at ``moment`` (an order's creation, say)."""
-    version = _latest(shop, moment)
-    return copy.deepcopy(version.data) if version else schema.defaults(shop.country_code)
+    return _with_defaults(shop, _latest(shop, moment))
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 
 from huey import crontab
 
-from cxplugin import shops
+from cxplugin import shops, surveys
+from cxplugin.models.types import utcnow
 from cxplugin.queue import huey, in_app_context
 from cxplugin.webhooks import processing
 from cxplugin.webhooks.topics import SUBSCRIBABLE
@@ -38,3 +39,27 @@ def requeue_stuck_webhooks() -> dict[str, Any]:
     for event_id in ids:
         process_webhook_event(event_id)
     return {"requeued": len(ids)}
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def send_due_surveys() -> dict[str, Any]:
+    ids = surveys.take_due_for_queue(utcnow())
+    for survey_id in ids:
+        send_survey(survey_id)
+    return {"enqueued": len(ids)}
+
+
+@huey.task()
+@in_app_context
+def send_survey(survey_id: int) -> dict[str, Any]:
+    outcome = surveys.send(survey_id, utcnow())
+    return {"survey_id": survey_id, "outcome": outcome.result, "retry_in": outcome.retry_in}
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app_context
+def send_alert_batches() -> dict[str, Any]:
+    """At most one alert per shop every 15 minutes, carrying every answer that needs attention."""
+    sent = {shop_id: surveys.send_alerts(shop_id) for shop_id in surveys.shops_with_pending_alerts()}
+    return {"shops": len(sent), "answers": sum(sent.values())}

@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 from cxplugin import create_app
 from cxplugin.extensions import db
 from cxplugin.queue import huey
+from tests import smtp_sink
 from tests.fake_shopify import FakeShopify
 from tests.shopify_signing import API_KEY, SECRET, SHOP, fixture, webhook_headers
 
@@ -161,3 +162,13 @@ def fake_shopify(app: Flask) -> Iterator[FakeShopify]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sink(app: Flask) -> Iterator[smtp_sink.Sink]:
+    """A real SMTP server on a local port; the app sends its mail there."""
+    received = smtp_sink.Sink()
+    controller = smtp_sink.start(received)
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    yield received
+    controller.stop()

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from cxplugin import order_promise, shop_settings
 from cxplugin.extensions import db
-from cxplugin.models import DataRequest, Order
+from cxplugin.models import DataRequest, Order, OutboxMessage, Survey, SurveyStatus
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.shopify.auth import current_shop, require_session_token
 
@@ -66,3 +66,27 @@ def data_request(request_id: int) -> dict[str, Any]:
     if found is None:
         abort(404, description="No such data request in this shop.")
     return found.export
+
+
+@bp.get("/responses")
+@require_session_token
+def responses() -> dict[str, Any]:
+    """Survey answers, newest first."""
+    rows = db.session.scalars(sa.select(Survey).where(Survey.shop_id == current_shop().id,
+                                                      Survey.status == SurveyStatus.ANSWERED)
+                              .order_by(Survey.answered_at.desc()).limit(500))
+    return {"responses": [
+        {"order_id": s.order.shopify_id, "order_name": s.order.name, "csat": s.csat, "nps": s.nps,
+         "comment": s.comment, "answered_at": s.answered_at.isoformat() if s.answered_at else None}
+        for s in rows
+    ]}
+
+
+@bp.get("/outbox")
+@require_session_token
+def outbox() -> dict[str, Any]:
+    """Messages kept instead of sent (MAIL_URL=outbox), newest first."""
+    rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.shop_id == current_shop().id)
+                              .order_by(OutboxMessage.id.desc()).limit(200))
+    return {"messages": [{"to": m.recipient, "subject": m.subject, "message_id": m.message_id,
+                          "created_at": m.created_at.isoformat(), "raw": m.raw} for m in rows]}

@@ -5,7 +5,8 @@ from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
+from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
 from cxplugin.models.webhook_event import EventStatus, WebhookEvent
 
-__all__ = ["DataRequest", "EventStatus", "Order", "Product", "SettingsVersion", "Shipment", "ShipmentStatusEvent",
-           "Shop", "WebhookEvent"]
+__all__ = ["DataRequest", "EventStatus", "Order", "OutboxMessage", "Product", "SettingsVersion", "Shipment",
+           "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus", "WebhookEvent"]

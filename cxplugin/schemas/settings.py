@@ -73,12 +73,44 @@ class PromiseSection(_Strict):
             raise ValidationError("Zone names must be unique.")
 
 
+class SendWindow(_Strict):
+    start = fields.String(required=True, validate=validate.Regexp(_CUTOFF, error="Use 24-hour time, e.g. 09:00."))
+    end = fields.String(required=True, validate=validate.Regexp(_CUTOFF, error="Use 24-hour time, e.g. 19:00."))
+
+    @validates_schema
+    def _ordered(self, data: dict[str, str], **_: Any) -> None:
+        if data["start"] >= data["end"]:
+            raise ValidationError("The window must end after it starts.", "end")
+
+
+class SurveySection(_Strict):
+    enabled = fields.Boolean(required=True)
+    question = fields.String(required=True, validate=validate.OneOf(["csat", "nps", "csat_nps"]))
+    delay_days = fields.Integer(required=True, validate=validate.Range(0, 60))
+    fallback_days = fields.Integer(required=True, validate=validate.Range(1, 90))
+    throttle_days = fields.Integer(required=True, validate=validate.Range(0, 365))
+    max_age_days = fields.Integer(required=True, validate=validate.Range(1, 365))
+    reminder_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 30))
+    send_window = fields.Nested(SendWindow, required=True)
+    hourly_cap = fields.Integer(required=True, validate=validate.Range(1, 100_000))
+    token_days = fields.Integer(required=True, validate=validate.Range(1, 365))
+    sender_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    reply_to = fields.Email(load_default=None, allow_none=True)
+    logo_url = fields.Url(load_default=None, allow_none=True, schemes={"https"})
+    brand_color = fields.String(required=True, validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$",
+                                                                        error="Use a colour like #1a73e8."))
+    alert_email = fields.Email(load_default=None, allow_none=True)
+    alert_webhook_url = fields.Url(load_default=None, allow_none=True, schemes={"https"})
+
+
 class SettingsSchema(_Strict):
     promise = fields.Nested(PromiseSection, required=True)
+    surveys = fields.Nested(SurveySection, required=True)
 
 
 def defaults(country: str | None) -> dict[str, Any]:
-    """Settings a new shop starts with: ship on weekdays, domestic 2–4 days, elsewhere 5–12 days."""
+    """Settings a new shop starts with: ship on weekdays, domestic 2–4 days, elsewhere 5–12 days;
+    ask CSAT then NPS two days after delivery, in the shop's daytime, at most once a month per shopper."""
     domestic = [country] if country else []
     return {
         "promise": {
@@ -98,7 +130,25 @@ def defaults(country: str | None) -> dict[str, Any]:
                 {"tag": "pre-order", "add_days": 0, "processing_days": {"min": 14, "max": 21}},
                 {"tag": "made-to-order", "add_days": 5, "processing_days": None},
             ],
-        }
+        },
+        "surveys": {
+            "enabled": True,
+            "question": "csat_nps",
+            "delay_days": 2,
+            "fallback_days": 10,
+            "throttle_days": 30,
+            "max_age_days": 14,
+            "reminder_days": None,
+            "send_window": {"start": "09:00", "end": "19:00"},
+            "hourly_cap": 200,
+            "token_days": 60,
+            "sender_name": None,
+            "reply_to": None,
+            "logo_url": None,
+            "brand_color": "#1a73e8",
+            "alert_email": None,
+            "alert_webhook_url": None,
+        },
     }
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from marshmallow import Schema
 
-from cxplugin import order_promise, orders, privacy, products, shops
-from cxplugin.models import Shop, WebhookEvent
+from cxplugin import order_promise, orders, privacy, products, shops, surveys
+from cxplugin.extensions import db
+from cxplugin.models import Order, Shop, WebhookEvent
+from cxplugin.models.types import utcnow
 from cxplugin.schemas import webhooks as s
 
 
@@ -28,23 +30,27 @@ class Topic:
     handle: Callable[[Shop | None, dict[str, Any], WebhookEvent], None]
 
 
+def _order_changed(shop: Shop, order: Order, event: WebhookEvent) -> None:
+    """What follows from any change to an order: its promise, its survey, and the event's subject."""
+    db.session.flush()
+    order_promise.attach(shop, order)
+    surveys.plan(shop, order, utcnow())
+    event.order_id, event.customer_id = order.shopify_id, order.customer_id
+
+
 def _order(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
     assert shop is not None
-    order = orders.apply_order(shop, p, event.triggered_at)
-    order_promise.attach(shop, order)
-    event.order_id, event.customer_id = order.shopify_id, order.customer_id
+    _order_changed(shop, orders.apply_order(shop, p, event.triggered_at), event)
 
 
 def _fulfillment(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
     assert shop is not None
-    shipment = orders.apply_fulfillment(shop, p, event.triggered_at)
-    event.order_id, event.customer_id = p["order_id"], shipment.order.customer_id
+    _order_changed(shop, orders.apply_fulfillment(shop, p, event.triggered_at).order, event)
 
 
 def _fulfillment_event(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
     assert shop is not None
-    shipment = orders.apply_fulfillment_event(shop, p, event.triggered_at)
-    event.order_id, event.customer_id = p["order_id"], shipment.order.customer_id
+    _order_changed(shop, orders.apply_fulfillment_event(shop, p, event.triggered_at).order, event)
 
 
 def _product(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
