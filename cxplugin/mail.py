@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -51,18 +53,27 @@ def send(message: EmailMessage, shop_id: int | None = None) -> None:
     if target is None:
         _keep_in_outbox(message, shop_id)
         return
-    context = ssl.create_default_context()
     smtp: smtplib.SMTP
     if target.tls:
-        smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
+        smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=SMTP_TIMEOUT_SECONDS, context=_tls_context())
     else:
         smtp = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_SECONDS)
     with smtp:
         if target.starttls:
-            smtp.starttls(context=context)
+            smtp.starttls(context=_tls_context())
         if target.username:
             smtp.login(target.username, target.password or "")
         smtp.send_message(message)
+
+
+def _tls_context() -> ssl.SSLContext:
+    return _verifying_context(os.environ.get("SSL_CERT_FILE"))
+
+
+@functools.lru_cache(maxsize=4)
+def _verifying_context(ca_file: str | None) -> ssl.SSLContext:
+    # Loading the system's CA bundle takes tens of milliseconds: once per process, not per message.
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def _keep_in_outbox(message: EmailMessage, shop_id: int | None) -> None:
