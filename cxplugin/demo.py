@@ -57,8 +57,8 @@ def seed() -> Shop:
                                             timezone="Europe/Amsterdam", country="NL", locale="nl")
     shop.name = shop.name or "Demo Shop"
     now = utcnow()
-    load_order = TOPICS["orders/create"].schema().load
-    load_fulfillment = TOPICS["fulfillments/update"].schema().load
+    load_order = TOPICS["orders/create"].load
+    load_fulfillment = TOPICS["fulfillments/update"].load
     stories = [("delivered", 6), ("delivered", 4), ("out_for_delivery", 2), ("in_transit", 1), (None, 0)]
     for n, (status, days_ago) in enumerate(stories, start=1):
         placed = now - timedelta(days=days_ago + 2)

@@ -73,7 +73,7 @@ def _run_handler(event: WebhookEvent) -> EventStatus:
         return EventStatus.IGNORED
     if topic.kind is Kind.LIFECYCLE and shop is None:
         return EventStatus.IGNORED
-    payload = topic.schema().load(json.loads(event.payload))
+    payload = topic.load(json.loads(event.payload))
     topic.handle(shop, payload, event)
     return EventStatus.DONE
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from marshmallow import ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cxplugin.extensions import db
 from cxplugin.logs import log
-from cxplugin.models import EventStatus, Shop, WebhookEvent
-from cxplugin.models.types import utcnow
+from cxplugin.models import EventStatus
+from cxplugin.models.types import UTCDateTime, utcnow
+from cxplugin.shops import InstallState
 from cxplugin.webhooks.topics import TOPICS, Kind
 
 
@@ -58,7 +59,7 @@ def parse_triggered_at(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def check(delivery: Delivery, shop: Shop | None) -> EventStatus:
+def check(delivery: Delivery, shop: InstallState) -> EventStatus:
     """Decide whether to take the delivery: PENDING (handle it), IGNORED (log only) or Rejected."""
     topic = TOPICS.get(delivery.topic)
     if topic is None:
@@ -70,38 +71,40 @@ def check(delivery: Delivery, shop: Shop | None) -> EventStatus:
     if not isinstance(payload, dict):
         raise Rejected(400, "The body is not a JSON object.")
     try:
-        topic.schema().load(payload)
+        topic.load(payload)
     except ValidationError as exc:
         raise Rejected(400, f"The payload is missing or has malformed fields: {exc.messages}") from exc
     if topic.kind is Kind.COMPLIANCE:
         return EventStatus.PENDING
-    if shop is None:
+    if shop is InstallState.UNKNOWN:
         raise Rejected(404, "Unknown shop.")
-    if topic.kind is Kind.BUSINESS and not shop.is_installed:
+    if topic.kind is Kind.BUSINESS and shop is not InstallState.INSTALLED:
         raise Rejected(410, "The app is not installed on this shop.")
     return EventStatus.PENDING
 
 
 def record(delivery: Delivery, status: EventStatus) -> Recorded:
-    """Insert the event unless (shop, event id) is already held; commits."""
-    # End the read transaction of the shop lookup first: SQLite cannot turn a read snapshot that
-    # another writer has since moved past into a write, but a fresh write simply waits its turn.
-    db.session.commit()
-    table = WebhookEvent.__table__
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(table)
-        .values(
-            shop_domain=delivery.shop_domain, event_id=delivery.event_id, webhook_id=delivery.webhook_id,
-            topic=delivery.topic, api_version=delivery.api_version, triggered_at=delivery.triggered_at,
-            received_at=utcnow(), payload=delivery.body, status=status, attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=["shop_domain", "event_id"])
-        .returning(table.c.id)
-    )
-    new_id = db.session.execute(stmt).scalar_one_or_none()
-    db.session.commit()
+    """Insert the event unless (shop, event id) is already held, in a transaction of its own.
+
+    A Core connection, not the ORM session: this runs for every webhook Shopify sends, and a single
+    fresh write transaction also keeps SQLite from having to upgrade a stale read snapshot.
+    """
+    with db.engine.begin() as conn:
+        new_id = conn.execute(_INSERT_ONCE, {
+            "shop_domain": delivery.shop_domain, "event_id": delivery.event_id, "webhook_id": delivery.webhook_id,
+            "topic": delivery.topic, "api_version": delivery.api_version, "triggered_at": delivery.triggered_at,
+            "received_at": utcnow(), "payload": delivery.body, "status": str(status),
+        }).scalar_one_or_none()
     return Recorded(new_id, status)
+
+
+# The same SQL on SQLite and PostgreSQL, built once.
+_INSERT_ONCE = sa.text(
+    "INSERT INTO webhook_events (shop_domain, event_id, webhook_id, topic, api_version, triggered_at, received_at,"
+    " payload, status, attempts) VALUES (:shop_domain, :event_id, :webhook_id, :topic, :api_version,"
+    " :triggered_at, :received_at, :payload, :status, 0)"
+    " ON CONFLICT (shop_domain, event_id) DO NOTHING RETURNING id"
+).bindparams(sa.bindparam("triggered_at", type_=UTCDateTime()), sa.bindparam("received_at", type_=UTCDateTime()))
 
 
 def enqueue(event_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,18 @@ class Kind(enum.Enum):
 @dataclass(frozen=True)
 class Topic:
     name: str
-    schema: type[Schema]
+    schema_class: type[Schema]
     kind: Kind
     handle: Callable[[Shop | None, dict[str, Any], WebhookEvent], None]
+
+    @functools.cached_property
+    def schema(self) -> Schema:
+        """One schema instance per topic: building one (and its nested schemas) costs more than a load."""
+        return self.schema_class()
+
+    def load(self, payload: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = self.schema.load(payload)
+        return loaded
 
 
 def _order_changed(shop: Shop, order: Order, event: WebhookEvent) -> None:
