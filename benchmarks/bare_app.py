@@ -20,3 +20,13 @@ def webhooks() -> tuple[Response, int]:
 @app.get("/healthz")
 def healthz() -> tuple[Response, int]:
     return jsonify(status="ok"), 200
+
+
+@app.get("/proxy/promise")
+def promise() -> Response:
+    """The baseline for benchmarks/proxy_promise.py: a fixed answer of the same shape, nothing computed."""
+    response = jsonify(served=True, earliest="2026-11-26", latest="2026-11-30", seconds_to_cutoff=11520,
+                       locale=request.args.get("locale", "en"), dir="ltr",
+                       text={"arrival": "Arrives Thu, Nov 26 – Mon, Nov 30", "countdown": "Order within {countdown}"})
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response

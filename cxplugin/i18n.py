@@ -61,6 +61,7 @@ def babel_locale(locale: str, country: str | None) -> Locale:
     return Locale.parse(language)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_dates(earliest: date, latest: date, locale: str, country: str | None) -> str:
     where = babel_locale(locale, country)
     if earliest == latest:

@@ -18,9 +18,10 @@ class Shop(db.Model):  # type: ignore[name-defined,misc]
     domain: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     name: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(320))
-    access_token: so.Mapped[str | None] = so.mapped_column(EncryptedText)
+    # Deferred: decrypted only when read (a Shopify call), not on every storefront request.
+    access_token: so.Mapped[str | None] = so.mapped_column(EncryptedText, deferred=True)
     access_token_expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
-    refresh_token: so.Mapped[str | None] = so.mapped_column(EncryptedText)
+    refresh_token: so.Mapped[str | None] = so.mapped_column(EncryptedText, deferred=True)
     refresh_token_expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     scopes: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
