@@ -7,9 +7,7 @@ import gzip
 import hashlib
 import hmac
 import json
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.browser import ARGS, require_chromium
 from tests.storefront_page import (
     EXTENSION,
     PROXY_PATH,
@@ -34,7 +33,6 @@ from tests.storefront_page import (
     storefront_html,
 )
 
-CHROMIUM = "/usr/bin/chromium"
 ASSET = EXTENSION / "assets" / "cx-promise.js"
 MAX_GZIPPED_BYTES = 6 * 1024
 BLOCKS = ("product_promise", "cart_promise")
@@ -62,12 +60,7 @@ TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimatio
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    if not shutil.which(CHROMIUM):
-        message = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CX_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +68,7 @@ def browser(chromium: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
         yield browser
         browser.close()
 
