@@ -41,7 +41,7 @@ def attach(shop: Shop, order: Order) -> None:
         return
     product_ids = [li["product_id"] for li in order.line_items if li.get("product_id")]
     result = promise.compute(
-        shop_settings.promise_settings(shop, settings), order.placed_at,
+        shop_settings.promise_settings(settings, shop.timezone, shop.country_code), order.placed_at,
         promise.Destination(order.destination_country, order.destination_province, order.destination_zip),
         item_tags=tags_for(shop, product_ids) if product_ids else [],
     )

@@ -65,9 +65,9 @@ def update(shop: Shop, patch: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def promise_settings(shop: Shop, data: dict[str, Any]) -> promise.PromiseSettings:
-    """The calculator's input for these settings (built once per settings version and time zone)."""
-    return _promise_settings(json.dumps(data["promise"], sort_keys=True), shop.timezone, shop.country_code or "")
+def promise_settings(data: dict[str, Any], timezone: str, country: str | None) -> promise.PromiseSettings:
+    """The calculator's input for these settings in this shop's zone and country (built once per version)."""
+    return _promise_settings(json.dumps(data["promise"], sort_keys=True), timezone, country or "")
 
 
 @functools.lru_cache(maxsize=512)

@@ -115,3 +115,40 @@ def test_malformed_parameters_get_400(client: FlaskClient, shop: str, params: di
     response = ask(client, **params)
     assert response.status_code == 400
     assert response.get_json()["errors"]
+
+
+def test_a_warm_request_makes_no_database_query(app: Any, client: FlaskClient, shop: str, send_webhook: Send,
+                                                drain: Callable[[], int]) -> None:
+    import sqlalchemy as sa
+
+    from cxplugin.extensions import db
+
+    send_webhook("products/update", "products_update__basic")
+    drain()
+    ask(client, country="US", product_id=PRE_ORDER_PRODUCT)  # warms the held shop, settings and tags
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert ask(client, country="US", product_id=PRE_ORDER_PRODUCT).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
+
+
+def test_a_change_to_settings_or_tags_shows_at_once(client: FlaskClient, shop: str, send_webhook: Send,
+                                                    drain: Callable[[], int]) -> None:
+    settings(client, EVERY_DAY)
+    before = ask(client, country="US", product_id=PRE_ORDER_PRODUCT).get_json()
+    settings(client, {"promise": {"zones": [{"name": "Domestic", "regions": ["US"],
+                                             "transit_days": {"min": 5, "max": 6}}]}})
+    after = ask(client, country="US", product_id=PRE_ORDER_PRODUCT).get_json()
+    assert (datetime.fromisoformat(after["latest"]) - datetime.fromisoformat(before["latest"])).days == 3
+    send_webhook("products/update", "products_update__basic")  # now tagged pre-order
+    drain()
+    assert ask(client, country="US", product_id=PRE_ORDER_PRODUCT).get_json()["rule"].endswith("tag:pre-order")

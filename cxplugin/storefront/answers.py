@@ -6,19 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from cxplugin import i18n, promise, shop_settings
-from cxplugin.models import Shop
-from cxplugin.products import tags_for
+from cxplugin.storefront.snapshot import ShopView, product_tags
 
 
-def promise_answer(shop: Shop, query: dict[str, Any], now: datetime) -> dict[str, Any]:
-    settings = shop_settings.current(shop)
+def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> dict[str, Any]:
+    settings = shop.settings
     locale = i18n.negotiate(query["locale"], shop.primary_locale)
     country = (query["country"] or shop.country_code or "").upper()
     answer: dict[str, Any] = {"locale": locale, "dir": i18n.direction(locale)}
     if not settings["promise"]["enabled"] or not country:
         return answer | _not_served("disabled" if country else "no_destination", locale, country)
-    tags = tags_for(shop, query["product_ids"]) if query["product_ids"] else []
-    result = promise.compute(shop_settings.promise_settings(shop, settings), now,
+    tags = product_tags(shop, query["product_ids"]) if query["product_ids"] else []
+    result = promise.compute(shop_settings.promise_settings(settings, shop.timezone, shop.country_code), now,
                              promise.Destination(country, query["region"]), query["method"], tags)
     if not result.served or result.earliest is None or result.latest is None:
         return answer | _not_served(result.reason or "destination_not_served", locale, country)

@@ -6,12 +6,12 @@ from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
 
 from cxplugin.logs import log
-from cxplugin.models import Shop
 from cxplugin.models.types import utcnow
 from cxplugin.schemas.storefront import PromiseQuery
 from cxplugin.shopify.client import request_input, shopify_app
-from cxplugin.shops import find_shop
+from cxplugin.shops import shop_domain
 from cxplugin.storefront.answers import promise_answer
+from cxplugin.storefront.snapshot import ShopView, shop_view
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 
@@ -19,13 +19,13 @@ bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 CACHE_SECONDS = 60
 
 
-def _verified_shop() -> Shop | tuple[Response, int]:
+def _verified_shop() -> ShopView | tuple[Response, int]:
     result = shopify_app().verify_app_proxy_req(request_input())
     if not result.ok or not result.shop:
         log("proxy request refused", code=result.log.code)
         return jsonify(status=401, message="This request is not signed by Shopify."), 401
-    shop = find_shop(result.shop)
-    if shop is None or not shop.is_installed:
+    shop = shop_view(shop_domain(result.shop))
+    if shop is None or not shop.installed:
         return jsonify(status=404, message="This shop does not use the app."), 404
     g.log_fields["shop"] = shop.domain
     return shop
@@ -34,7 +34,7 @@ def _verified_shop() -> Shop | tuple[Response, int]:
 @bp.get("/promise")
 def promise_view() -> Response | tuple[Response, int]:
     shop = _verified_shop()
-    if not isinstance(shop, Shop):
+    if not isinstance(shop, ShopView):
         return shop
     try:
         query = PromiseQuery().load(request.args)

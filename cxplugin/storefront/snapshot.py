@@ -1,0 +1,122 @@
+"""What the storefront path reads — a shop, its settings, its product tags — held in process briefly,
+so that a warm /proxy/promise request makes no database query.
+
+Within a process it is never stale: a commit that changes a shop, its settings or a product empties
+the held copies (the session events below). Across processes (other web workers; the worker that
+applies products webhooks) a change shows within TTL_SECONDS — well inside the minute the storefront
+may already reuse an answer for (Cache-Control: max-age=60).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app, has_app_context
+
+from cxplugin import products, shop_settings
+from cxplugin.extensions import db
+from cxplugin.models import Product, SettingsVersion, Shop
+
+TTL_SECONDS = 30.0
+_WATCHED = (Shop, SettingsVersion, Product)
+_STALE = "cx_storefront_stale"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ShopView:
+    id: int
+    domain: str
+    installed: bool
+    timezone: str
+    country_code: str | None
+    primary_locale: str
+    settings: dict[str, Any]
+
+
+class _Held:
+    """A small TTL map; ``clear`` empties it at once."""
+
+    def __init__(self) -> None:
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, load: Callable[[], T]) -> T:
+        held = self._items.get(key)
+        if held is not None and held[0] > time.monotonic():
+            value: T = held[1]
+            return value
+        value = load()
+        self.put(key, value)
+        return value
+
+    def has(self, key: Any) -> bool:
+        held = self._items.get(key)
+        return held is not None and held[0] > time.monotonic()
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + TTL_SECONDS, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _held() -> _Held:
+    held: _Held | None = current_app.extensions.get("cx_storefront")
+    if held is None:
+        held = current_app.extensions.setdefault("cx_storefront", _Held())
+    return held
+
+
+def shop_view(domain: str) -> ShopView | None:
+    """The shop as the storefront needs it; None when we have never heard of it."""
+    return _held().get(("shop", domain), lambda: _load_shop(domain))
+
+
+def _load_shop(domain: str) -> ShopView | None:
+    shop = db.session.scalar(sa.select(Shop).where(Shop.domain == domain))
+    if shop is None:
+        return None
+    return ShopView(id=shop.id, domain=shop.domain, installed=shop.is_installed, timezone=shop.timezone,
+                    country_code=shop.country_code, primary_locale=shop.primary_locale,
+                    settings=shop_settings.current(shop))
+
+
+def product_tags(view: ShopView, product_ids: Sequence[int]) -> list[list[str]]:
+    """Tags per product; a product not held is read (or fetched from Shopify once) and then held."""
+    held = _held()
+    missing = [pid for pid in product_ids if not held.has(("tags", view.id, pid))]
+    if missing:
+        shop = db.session.get_one(Shop, view.id)
+        for pid, tags in zip(missing, products.tags_for(shop, missing), strict=True):
+            held.put(("tags", view.id, pid), tags)
+    return [held.get(("tags", view.id, pid), list) for pid in product_ids]
+
+
+# ---- keeping it true within the process --------------------------------------------------------
+
+@sa.event.listens_for(so.Session, "after_flush")
+def _note_changed_objects(session: so.Session, _context: Any) -> None:
+    if any(isinstance(obj, _WATCHED) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_STALE] = True
+
+
+@sa.event.listens_for(so.Session, "do_orm_execute")
+def _note_bulk_changes(state: so.ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and any(m.class_ in _WATCHED for m in state.all_mappers):
+        state.session.info[_STALE] = True
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+def _forget(session: so.Session) -> None:
+    if session.info.pop(_STALE, False) and has_app_context():
+        _held().clear()
