@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -25,23 +24,6 @@ def shop_domain(handle: str) -> str:
 
 def find_shop(domain: str) -> Shop | None:
     return db.session.scalar(sa.select(Shop).where(Shop.domain == shop_domain(domain)))
-
-
-class InstallState(enum.Enum):
-    UNKNOWN = "unknown"
-    INSTALLED = "installed"
-    UNINSTALLED = "uninstalled"
-
-
-def install_state(domain: str) -> InstallState:
-    """Whether the app is on this shop, without loading the shop (and decrypting its tokens)."""
-    with db.engine.connect() as conn:  # Core: this runs for every webhook
-        row = conn.execute(sa.select(Shop.installed_at, Shop.uninstalled_at)
-                           .where(Shop.domain == shop_domain(domain))).first()
-    if row is None:
-        return InstallState.UNKNOWN
-    installed_at, uninstalled_at = row
-    return InstallState.INSTALLED if installed_at and uninstalled_at is None else InstallState.UNINSTALLED
 
 
 def _parse_iso(value: str | None) -> datetime | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from cxplugin import i18n, promise, shop_settings
-from cxplugin.storefront.snapshot import ShopView, product_tags
+from cxplugin.shop_snapshot import ShopView, product_tags
 
 
 def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from marshmallow import ValidationError
 from cxplugin.logs import log
 from cxplugin.models.types import utcnow
 from cxplugin.schemas.storefront import PromiseQuery
+from cxplugin.shop_snapshot import ShopView, shop_view
 from cxplugin.shopify.client import request_input, shopify_app
 from cxplugin.shops import shop_domain
 from cxplugin.storefront.answers import promise_answer
-from cxplugin.storefront.snapshot import ShopView, shop_view
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 

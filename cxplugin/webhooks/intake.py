@@ -7,8 +7,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cxplugin.extensions import db
 from cxplugin.logs import log
+from cxplugin.shop_snapshot import shop_view
 from cxplugin.shopify.client import request_input, shopify_app
-from cxplugin.shops import install_state, shop_domain
+from cxplugin.shops import shop_domain
 from cxplugin.webhooks import recording
 from cxplugin.webhooks.recording import Delivery, Rejected
 
@@ -54,7 +55,7 @@ def receive() -> tuple[Response, int]:
         return _answer(400, "A header is too long.")
 
     try:
-        status = recording.check(delivery, install_state(delivery.shop_domain))
+        status = recording.check(delivery, shop_view(delivery.shop_domain))
         recorded = recording.record(delivery, status)
     except Rejected as rejected:
         db.session.rollback()

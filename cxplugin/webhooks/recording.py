@@ -15,7 +15,7 @@ from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import EventStatus
 from cxplugin.models.types import UTCDateTime, utcnow
-from cxplugin.shops import InstallState
+from cxplugin.shop_snapshot import ShopView
 from cxplugin.webhooks.topics import TOPICS, Kind
 
 
@@ -59,7 +59,7 @@ def parse_triggered_at(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def check(delivery: Delivery, shop: InstallState) -> EventStatus:
+def check(delivery: Delivery, shop: ShopView | None) -> EventStatus:
     """Decide whether to take the delivery: PENDING (handle it), IGNORED (log only) or Rejected."""
     topic = TOPICS.get(delivery.topic)
     if topic is None:
@@ -76,9 +76,9 @@ def check(delivery: Delivery, shop: InstallState) -> EventStatus:
         raise Rejected(400, f"The payload is missing or has malformed fields: {exc.messages}") from exc
     if topic.kind is Kind.COMPLIANCE:
         return EventStatus.PENDING
-    if shop is InstallState.UNKNOWN:
+    if shop is None:
         raise Rejected(404, "Unknown shop.")
-    if topic.kind is Kind.BUSINESS and shop is not InstallState.INSTALLED:
+    if topic.kind is Kind.BUSINESS and not shop.installed:
         raise Rejected(410, "The app is not installed on this shop.")
     return EventStatus.PENDING
 

@@ -1,5 +1,5 @@
-"""What the storefront path reads — a shop, its settings, its product tags — held in process briefly,
-so that a warm /proxy/promise request makes no database query.
+"""What the hot paths read — a shop, its settings, its product tags — held in process briefly, so that
+a warm /proxy/promise request makes no database query and webhook intake makes one (the insert).
 
 Within a process it is never stale: a commit that changes a shop, its settings or a product empties
 the held copies (the session events below). Across processes (other web workers; the worker that
