@@ -15,6 +15,7 @@ from cxplugin.extensions import db
 from cxplugin.models import Order, Shop, WebhookEvent
 from cxplugin.models.types import utcnow
 from cxplugin.schemas import webhooks as s
+from cxplugin.webhooks import shape
 
 
 class Kind(enum.Enum):
@@ -34,6 +35,11 @@ class Topic:
     def schema(self) -> Schema:
         """One schema instance per topic: building one (and its nested schemas) costs more than a load."""
         return self.schema_class()
+
+    @functools.cached_property
+    def problems(self) -> Callable[[Any], shape.Problems]:
+        """The quick intake check derived from the schema (see webhooks/shape.py)."""
+        return shape.checker(self.schema)
 
     def load(self, payload: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = self.schema.load(payload)

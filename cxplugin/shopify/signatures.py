@@ -1,0 +1,85 @@
+"""Shopify's signatures on the two hot paths — webhooks and app proxy requests — checked in place.
+
+The checks are the ones ``shopifyapp``'s ``verify_webhook_req`` and ``verify_app_proxy_req`` make
+(header names, secret rotation, the 90 s proxy window, constant-time comparison). Those functions
+also build a redacted copy of the whole request for their log — re-serialising a webhook's JSON
+body — which costs more than all the rest of webhook intake. tests/test_signatures.py holds these
+functions to shopifyapp's verdicts on generated requests. No I/O and no clock here: ``now`` is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+
+from werkzeug.datastructures import Headers
+
+WEBHOOK_HMAC_HEADERS = ("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
+WEBHOOK_SHOP_HEADERS = ("X-Shopify-Shop-Domain", "Shopify-Shop-Domain")
+PROXY_MAX_AGE_SECONDS = 90
+
+
+def _first(headers: Headers, names: Sequence[str]) -> str:
+    # The first name present wins, even when empty (as in shopifyapp). Flask's headers are
+    # case-insensitive, so HTTP/2's lower-case names are found too.
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            return value
+    return ""
+
+
+def webhook_shop(body: bytes, headers: Headers, secrets: Sequence[str]) -> str | None:
+    """The shop named by a webhook whose body carries a valid HMAC under one of ``secrets``; else None.
+
+    The HMAC is base64 HMAC-SHA256 of the raw body bytes, as Shopify sends it.
+    """
+    received = _first(headers, WEBHOOK_HMAC_HEADERS).encode("latin-1", "replace")
+    if not received:
+        return None
+    for secret in secrets:
+        expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+        if hmac.compare_digest(received, expected):
+            return _first(headers, WEBHOOK_SHOP_HEADERS).replace(".myshopify.com", "") or None
+    return None
+
+
+def proxy_shop(params: Iterable[tuple[str, list[str]]], secrets: Sequence[str], now: float) -> str | None:
+    """The shop of an app proxy request whose query (``params``: each key with all its values) is signed
+    by Shopify under one of ``secrets`` within the last 90 s; else None.
+
+    The signature is hex HMAC-SHA256 over the parameters other than ``signature``, sorted by key, each
+    written ``key=value`` (several values of a key joined with commas) and concatenated.
+    """
+    signed: dict[str, list[str]] = {}
+    received = ""
+    for key, values in params:
+        if key == "signature":
+            if len(values) != 1:
+                return None
+            received = values[0]
+        else:
+            signed[key] = values
+    shop_values = signed.get("shop", [])
+    timestamps = signed.get("timestamp", [])
+    if not received or len(shop_values) > 1 or not timestamps:
+        return None
+    try:
+        if abs(int(now) - int(timestamps[0])) > PROXY_MAX_AGE_SECONDS:
+            return None
+    except ValueError:
+        return None
+    message = "".join(f"{key}={','.join(values)}" for key, values in sorted(signed.items())).encode()
+    received_bytes = received.encode("utf-8", "replace")
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest().encode()
+        if hmac.compare_digest(received_bytes, expected):
+            return (shop_values[0] if shop_values else "").replace(".myshopify.com", "") or None
+    return None
+
+
+def app_secrets(current: str, old: str | None) -> tuple[str, ...]:
+    """The secrets a signature may use: the current one, and the previous one while it is rotated."""
+    return (current, old) if old else (current,)
