@@ -75,9 +75,13 @@ def surveys_send_due() -> None:
 @cx.command("worker")
 @click.option("--workers", default=2, show_default=True, help="Worker threads.")
 def worker(workers: int) -> None:
-    """Run the queue consumer (jobs and the periodic schedule)."""
-    import cxplugin.tasks  # noqa: F401  (registers the tasks)
+    """Run the queue consumer (jobs and the periodic schedule) and the webhook dispatcher."""
+    from flask import current_app
 
+    from cxplugin.tasks import process_webhook_event
+    from cxplugin.webhooks import dispatch
+
+    dispatch.start(current_app._get_current_object(), process_webhook_event)  # type: ignore[attr-defined]
     huey.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()
 
 

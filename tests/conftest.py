@@ -137,9 +137,15 @@ def send_webhook(client: FlaskClient) -> Send:
 
 @pytest.fixture
 def drain(app: Flask) -> Callable[[], int]:
-    """Run every queued job in this process, as a worker would; returns how many ran."""
+    """Dispatch new webhook events and run every queued job in this process, as a worker would;
+    returns how many jobs ran."""
 
     def run() -> int:
+        from cxplugin.tasks import process_webhook_event
+        from cxplugin.webhooks.dispatch import dispatch_new_events
+
+        with app.app_context():
+            dispatch_new_events(process_webhook_event)  # as the worker's dispatch loop does
         ran = 0
         # Ask for the count first: an empty Redis queue would block its read for a second.
         while huey.pending_count() and (task := huey.dequeue()) is not None:

@@ -18,6 +18,7 @@ from cxplugin.models.types import utcnow
 from cxplugin.queue import huey
 from cxplugin.tasks import requeue_stuck_webhooks
 from cxplugin.webhooks import processing
+from cxplugin.webhooks.dispatch import claim_new_events
 from tests.conftest import Send
 
 
@@ -126,7 +127,9 @@ def test_a_worker_killed_mid_job_leaves_the_event_for_the_sweeper(app: Flask, sh
 def test_a_lost_enqueue_is_picked_up_by_the_sweeper_and_not_before(app: Flask, shop: str, send_webhook: Send,
                                                                    drain: Callable[[], int]) -> None:
     send_webhook("orders/create", "orders_create__basic")
-    huey.flush()  # the job never reached the queue
+    with app.app_context():
+        assert len(claim_new_events()) == 1  # the dispatcher claimed it and died before enqueueing
+    assert huey.pending_count() == 0
     requeue_stuck_webhooks.call_local()
     assert drain() == 0  # too young to be called lost
     with app.app_context():

@@ -1,4 +1,5 @@
-"""POST /webhooks: verify, record once, enqueue, answer fast — and refuse bad input without a trace."""
+"""POST /webhooks: verify, record once, answer fast — and refuse bad input without a trace.
+The worker's dispatcher enqueues what intake recorded."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from flask.testing import FlaskClient
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus, Order, WebhookEvent
 from cxplugin.queue import huey
+from cxplugin.tasks import process_webhook_event
+from cxplugin.webhooks.dispatch import dispatch_new_events
 from tests.conftest import Send
 from tests.shopify_signing import fixture, webhook_headers
 
@@ -23,8 +26,8 @@ def events(app: Flask) -> list[WebhookEvent]:
         return list(db.session.scalars(sa.select(WebhookEvent).order_by(WebhookEvent.id)))
 
 
-def test_signed_order_is_recorded_enqueued_and_not_processed_in_the_request(app: Flask, shop: str,
-                                                                          send_webhook: Send) -> None:
+def test_signed_order_is_recorded_then_dispatched_and_not_processed_in_the_request(app: Flask, shop: str,
+                                                                                 send_webhook: Send) -> None:
     response = send_webhook("orders/create", "orders_create__basic", event_id="evt-1",
                             triggered_at="2026-11-20T15:15:01.123456789Z")
     assert response.status_code == 200
@@ -33,9 +36,12 @@ def test_signed_order_is_recorded_enqueued_and_not_processed_in_the_request(app:
                                                                               "2026-10")
     assert event.triggered_at is not None and event.triggered_at.isoformat() == "2026-11-20T15:15:01.123456+00:00"
     assert json.loads(event.payload)["id"] == fixture("orders_create__basic")["id"]
-    assert huey.pending_count() == 1
+    assert event.dispatched_at is None and huey.pending_count() == 0
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Order)) == 0
+        assert dispatch_new_events(process_webhook_event) == 1
+        assert dispatch_new_events(process_webhook_event) == 0  # claimed once
+    assert huey.pending_count() == 1
 
 
 def test_missing_hmac_is_401_and_records_nothing(app: Flask, shop: str, client: FlaskClient) -> None:
@@ -133,6 +139,8 @@ def test_unknown_topic_is_200_recorded_as_ignored_and_not_enqueued(app: Flask, s
     assert send_webhook("carts/update", {"id": 1, "token": "abc"}).status_code == 200
     [event] = events(app)
     assert event.status == EventStatus.IGNORED
+    with app.app_context():
+        assert dispatch_new_events(process_webhook_event) == 0
     assert huey.pending_count() == 0
 
 
@@ -169,6 +177,8 @@ def test_same_event_delivered_ten_times_concurrently_is_recorded_and_enqueued_on
         t.join()
     assert statuses == [200] * 10
     assert len(events(app)) == 1
+    with app.app_context():
+        assert dispatch_new_events(process_webhook_event) == 1
     assert huey.pending_count() == 1
 
 

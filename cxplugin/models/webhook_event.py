@@ -25,7 +25,8 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     # Keyed by domain, not shop_id: compliance webhooks may name a shop we no longer hold.
-    shop_domain: so.Mapped[str] = so.mapped_column(sa.String(255), index=True)
+    # (No index of its own: the unique constraint's index leads with it.)
+    shop_domain: so.Mapped[str] = so.mapped_column(sa.String(255))
     event_id: so.Mapped[str] = so.mapped_column(sa.String(255))
     webhook_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     topic: so.Mapped[str] = so.mapped_column(sa.String(100))
@@ -38,6 +39,8 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     processed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the worker's dispatcher handed the event to the queue (intake only records it).
+    dispatched_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # Set by the handler so that a customer's data can be found and erased later.
     order_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger, index=True)
     customer_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)

@@ -1,4 +1,6 @@
-"""POST /webhooks: verify the HMAC over the raw body, record, enqueue, answer — no business work here."""
+"""POST /webhooks: verify the HMAC over the raw body, record, answer — no business work here.
+
+The recorded row is the hand-off: the worker's dispatcher enqueues it (webhooks/dispatch.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.shop_snapshot import shop_view
-from cxplugin.shopify.client import request_input, shopify_app
+from cxplugin.shopify import signatures
 from cxplugin.shops import shop_domain
 from cxplugin.webhooks import recording
-from cxplugin.webhooks.recording import Delivery, Rejected
+from cxplugin.webhooks.recording import Delivery, RecordFailed, Rejected
 
 bp = Blueprint("webhooks", __name__)
 
@@ -28,19 +30,20 @@ def receive() -> tuple[Response, int]:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         return _answer(413, f"The body is larger than {limit} bytes.")
+    config = current_app.config
+    shop = signatures.webhook_shop(raw, request.headers, signatures.app_secrets(
+        config["SHOPIFY_API_SECRET"], config["SHOPIFY_OLD_API_SECRET"]))
+    if shop is None:
+        log("webhook refused: missing or invalid HMAC")
+        return _answer(401, "Missing or invalid HMAC.")
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _answer(401, "The body does not match its HMAC.")  # Shopify signs UTF-8 JSON only
-
-    result = shopify_app().verify_webhook_req(request_input(body))
-    if not result.ok or not result.shop:
-        log("webhook refused", code=result.log.code)
-        return _answer(401, "Missing or invalid HMAC.")
+        return _answer(400, "The body is not UTF-8 JSON.")
 
     headers = request.headers
     delivery = Delivery(
-        shop_domain=shop_domain(result.shop),
+        shop_domain=shop_domain(shop),
         topic=(headers.get("X-Shopify-Topic") or "").strip().lower(),
         event_id=(headers.get("X-Shopify-Event-Id") or headers.get("X-Shopify-Webhook-Id") or "").strip(),
         webhook_id=headers.get("X-Shopify-Webhook-Id"),
@@ -60,7 +63,7 @@ def receive() -> tuple[Response, int]:
     except Rejected as rejected:
         db.session.rollback()
         return _answer(rejected.status, rejected.message)
-    except SQLAlchemyError as exc:
+    except (RecordFailed, SQLAlchemyError) as exc:
         db.session.rollback()
         log("webhook could not be recorded", 40, error=repr(exc))
         response, code = _answer(503, "Could not record the webhook; please retry.")
@@ -71,8 +74,7 @@ def receive() -> tuple[Response, int]:
         g.log_fields["duplicate"] = True
         return _answer(200, "Already recorded.")
     g.log_fields["webhook_event_id"] = recorded.id
-    if recorded.status == "pending":
-        recording.enqueue(recorded.id)
-    else:
+    if recorded.status != "pending":
         log("webhook topic not handled; recorded and ignored", topic=delivery.topic)
+    # The worker's dispatcher takes it from the table (webhooks/dispatch.py).
     return _answer(200, "Recorded.")

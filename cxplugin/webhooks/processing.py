@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from marshmallow import ValidationError
 
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus, WebhookEvent
@@ -85,7 +86,8 @@ def _record_failure(event_id: int, exc: Exception, shop: str, topic: str) -> Out
         .values(attempts=WebhookEvent.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
     )
     event = db.session.get_one(WebhookEvent, event_id)
-    if event.attempts >= current_app.config["CX_WEBHOOK_MAX_ATTEMPTS"]:
+    # A payload the schema cannot read will not read better later: no retries, kept for the operator.
+    if isinstance(exc, ValidationError) or event.attempts >= current_app.config["CX_WEBHOOK_MAX_ATTEMPTS"]:
         event.status = EventStatus.FAILED
         retry_in = None
     else:

@@ -1,18 +1,19 @@
-"""Record a verified delivery exactly once per (shop, X-Shopify-Event-Id) and enqueue it."""
+"""Record a verified delivery exactly once per (shop, X-Shopify-Event-Id); the worker picks it up from there."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from marshmallow import ValidationError
+from flask import current_app
 
 from cxplugin.extensions import db
-from cxplugin.logs import log
 from cxplugin.models import EventStatus
 from cxplugin.models.types import UTCDateTime, utcnow
 from cxplugin.shop_snapshot import ShopView
@@ -60,20 +61,23 @@ def parse_triggered_at(value: str | None) -> datetime | None:
 
 
 def check(delivery: Delivery, shop: ShopView | None) -> EventStatus:
-    """Decide whether to take the delivery: PENDING (handle it), IGNORED (log only) or Rejected."""
+    """Decide whether to take the delivery: PENDING (handle it), IGNORED (log only) or Rejected.
+
+    Intake looks only at what the worker cannot do without (see webhooks/shape.py); the worker
+    loads the whole payload with the topic's schema.
+    """
     topic = TOPICS.get(delivery.topic)
     if topic is None:
         return EventStatus.IGNORED
     try:
-        payload: Any = json.loads(delivery.body)
-    except ValueError as exc:
+        payload: Any = orjson.loads(delivery.body)
+    except orjson.JSONDecodeError as exc:
         raise Rejected(400, "The body is not JSON.") from exc
     if not isinstance(payload, dict):
         raise Rejected(400, "The body is not a JSON object.")
-    try:
-        topic.load(payload)
-    except ValidationError as exc:
-        raise Rejected(400, f"The payload is missing or has malformed fields: {exc.messages}") from exc
+    problems = topic.problems(payload)
+    if problems:
+        raise Rejected(400, f"The payload is missing or has malformed fields: {dict(problems)}")
     if topic.kind is Kind.COMPLIANCE:
         return EventStatus.PENDING
     if shop is None:
@@ -84,35 +88,107 @@ def check(delivery: Delivery, shop: ShopView | None) -> EventStatus:
 
 
 def record(delivery: Delivery, status: EventStatus) -> Recorded:
-    """Insert the event unless (shop, event id) is already held, in a transaction of its own.
-
-    A Core connection, not the ORM session: this runs for every webhook Shopify sends, and a single
-    fresh write transaction also keeps SQLite from having to upgrade a stale read snapshot.
-    """
-    with db.engine.begin() as conn:
-        new_id = conn.execute(_INSERT_ONCE, {
-            "shop_domain": delivery.shop_domain, "event_id": delivery.event_id, "webhook_id": delivery.webhook_id,
-            "topic": delivery.topic, "api_version": delivery.api_version, "triggered_at": delivery.triggered_at,
-            "received_at": utcnow(), "payload": delivery.body, "status": str(status),
-        }).scalar_one_or_none()
+    """Insert the event unless (shop, event id) is already held; committed when this returns."""
+    new_id = _writer().insert_once((
+        delivery.shop_domain, delivery.event_id, delivery.webhook_id, delivery.topic, delivery.api_version,
+        delivery.triggered_at, utcnow(), delivery.body, str(status),
+    ))
     return Recorded(new_id, status)
 
 
-# The same SQL on SQLite and PostgreSQL, built once.
-_INSERT_ONCE = sa.text(
-    "INSERT INTO webhook_events (shop_domain, event_id, webhook_id, topic, api_version, triggered_at, received_at,"
-    " payload, status, attempts) VALUES (:shop_domain, :event_id, :webhook_id, :topic, :api_version,"
-    " :triggered_at, :received_at, :payload, :status, 0)"
-    " ON CONFLICT (shop_domain, event_id) DO NOTHING RETURNING id"
-).bindparams(sa.bindparam("triggered_at", type_=UTCDateTime()), sa.bindparam("received_at", type_=UTCDateTime()))
+class RecordFailed(Exception):
+    """The database did not take the event (Shopify will retry it)."""
 
 
-def enqueue(event_id: int) -> None:
-    """Hand the event to the worker. A failure here loses nothing: the sweeper re-enqueues it."""
-    from cxplugin.tasks import process_webhook_event
+class IntakeWriter:
+    """The one statement intake runs, on a DBAPI connection of each request thread's own.
 
-    try:
-        process_webhook_event(event_id)
-    except Exception as exc:
-        log("enqueue failed; the sweeper will pick the event up", 30, webhook_event_id=event_id, error=repr(exc))
+    Every webhook Shopify sends costs one round trip: a single ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING id`` in autocommit (atomic on its own, committed before it answers), with no pool
+    checkout, BEGIN, COMMIT, reset or liveness ping around it. A connection that fails is dropped;
+    after a lost connection (a database restart) the insert is tried once more on a new one, which
+    is safe because it is idempotent.
+    """
 
+    _COLUMNS = ("shop_domain", "event_id", "webhook_id", "topic", "api_version", "triggered_at", "received_at",
+                "payload", "status")
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        dialect = engine.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._sql = (
+            f"INSERT INTO webhook_events ({', '.join(self._COLUMNS)}, attempts)"
+            f" VALUES ({', '.join([mark] * len(self._COLUMNS))}, 0)"
+            " ON CONFLICT (shop_domain, event_id) DO NOTHING RETURNING id"
+        )
+        self._time = UTCDateTime().bind_processor(dialect) or (lambda value: value)
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+        self._local = threading.local()
+        self._opened: list[Any] = []  # held here, so a thread's end does not leave a connection to the GC
+        self._lock = threading.Lock()
+        sa.event.listen(engine, "engine_disposed", self.close)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def insert_once(self, row: tuple[Any, ...]) -> int | None:
+        """The new row's id, or None when (shop, event id) was already recorded."""
+        params = (*row[:5], self._time(row[5]), self._time(row[6]), *row[7:])
+        for attempt in (1, 2):
+            conn = self._connection()
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                rows = cursor.fetchall()  # to the end: SQLite commits an autocommit statement when it is done
+                cursor.close()
+                return int(rows[0][0]) if rows else None
+            except self._dbapi_error as exc:
+                lost = self._engine.dialect.is_disconnect(exc, conn, cursor)  # type: ignore[arg-type]
+                self._drop(conn)
+                if attempt == 2 or not lost:
+                    raise RecordFailed(repr(exc)) from exc
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> Any:
+        conn: Any = getattr(self._local, "conn", None)
+        if conn is None:
+            fairy = self._engine.raw_connection()
+            conn = fairy.driver_connection
+            fairy.detach()  # ours from now on: the pool neither resets nor pings it
+            self._engine.dialect.set_isolation_level(conn, "AUTOCOMMIT")
+            with self._lock:
+                self._opened.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def _drop(self, conn: Any) -> None:
+        self._local.conn = None
+        with self._lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    def close(self, *_: Any) -> None:
+        """Close every connection (the engine was disposed: tests, or a process shutting down)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._local = threading.local()
+
+
+def _writer() -> IntakeWriter:
+    writer: IntakeWriter | None = current_app.extensions.get("cx_intake_writer")
+    if writer is None or writer.engine is not db.engine:
+        with _WRITER_LOCK:
+            writer = current_app.extensions.get("cx_intake_writer")
+            if writer is None or writer.engine is not db.engine:
+                writer = current_app.extensions["cx_intake_writer"] = IntakeWriter(db.engine)
+    return writer
+
+
+_WRITER_LOCK = threading.Lock()
