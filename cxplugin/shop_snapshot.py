@@ -24,6 +24,8 @@ from cxplugin.extensions import db
 from cxplugin.models import Product, SettingsVersion, Shop
 
 TTL_SECONDS = 30.0
+# Storefront answers are held per distinct query; past this many items everything is dropped at once.
+MAX_ITEMS = 20_000
 _WATCHED = (Shop, SettingsVersion, Product)
 _STALE = "cx_storefront_stale"
 
@@ -57,12 +59,18 @@ class _Held:
         self.put(key, value)
         return value
 
+    def peek(self, key: Any) -> Any:
+        held = self._items.get(key)
+        return held[1] if held is not None and held[0] > time.monotonic() else None
+
     def has(self, key: Any) -> bool:
         held = self._items.get(key)
         return held is not None and held[0] > time.monotonic()
 
     def put(self, key: Any, value: Any) -> None:
         with self._lock:
+            if len(self._items) >= MAX_ITEMS:
+                self._items.clear()
             self._items[key] = (time.monotonic() + TTL_SECONDS, value)
 
     def clear(self) -> None:
@@ -89,6 +97,16 @@ def _load_shop(domain: str) -> ShopView | None:
     return ShopView(id=shop.id, domain=shop.domain, installed=shop.is_installed, timezone=shop.timezone,
                     country_code=shop.country_code, primary_locale=shop.primary_locale,
                     settings=shop_settings.current(shop))
+
+
+def remembered(key: Any, build: Callable[[], T], still_good: Callable[[T], bool]) -> T:
+    """A value held under ``key`` while ``still_good`` says so (and no change has emptied the hold); else built anew."""
+    held = _held()
+    value: T | None = held.peek(key)
+    if value is None or not still_good(value):
+        value = build()
+        held.put(key, value)
+    return value
 
 
 def product_tags(view: ShopView, product_ids: Sequence[int]) -> list[list[str]]:

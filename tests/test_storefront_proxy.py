@@ -152,3 +152,54 @@ def test_a_change_to_settings_or_tags_shows_at_once(client: FlaskClient, shop: s
     send_webhook("products/update", "products_update__basic")  # now tagged pre-order
     drain()
     assert ask(client, country="US", product_id=PRE_ORDER_PRODUCT).get_json()["rule"].endswith("tag:pre-order")
+
+
+CUTOFF_AT_14 = {"promise": {**EVERY_DAY["promise"], "cutoff": "14:00"}}
+
+
+def at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    """Set the clock the promise view reads."""
+    import cxplugin.storefront.proxy as proxy
+
+    monkeypatch.setattr(proxy, "utcnow", lambda: moment)
+
+
+def test_a_repeated_question_keeps_its_dates_while_the_countdown_moves(
+        client: FlaskClient, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings(client, CUTOFF_AT_14)
+    new_york = ZoneInfo("America/New_York")
+    at(monkeypatch, datetime(2026, 11, 25, 13, 0, tzinfo=new_york))
+    first = ask(client, country="US", locale="en").get_json()
+    at(monkeypatch, datetime(2026, 11, 25, 13, 20, 30, tzinfo=new_york))
+    later = ask(client, country="US", locale="en").get_json()
+    assert first["seconds_to_cutoff"] == 3600
+    assert later["seconds_to_cutoff"] == 39 * 60 + 30
+    assert (later["earliest"], later["latest"]) == (first["earliest"], first["latest"]) == ("2026-11-26", "2026-11-28")
+
+
+def test_once_the_cutoff_passes_the_same_question_gets_the_next_days_dates(
+        client: FlaskClient, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings(client, CUTOFF_AT_14)
+    new_york = ZoneInfo("America/New_York")
+    at(monkeypatch, datetime(2026, 11, 25, 13, 59, 59, tzinfo=new_york))
+    before = ask(client, country="US", locale="en").get_json()
+    at(monkeypatch, datetime(2026, 11, 25, 14, 0, tzinfo=new_york))
+    after = ask(client, country="US", locale="en").get_json()
+    assert (before["earliest"], before["seconds_to_cutoff"]) == ("2026-11-26", 1)
+    assert (after["earliest"], after["latest"]) == ("2026-11-27", "2026-11-29")
+    assert after["seconds_to_cutoff"] == 24 * 3600
+
+
+def test_the_answer_does_not_depend_on_shopifys_signing_parameters(
+        client: FlaskClient, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings(client, CUTOFF_AT_14)
+    at(monkeypatch, datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("America/New_York")))
+    import time
+
+    now = int(time.time())
+    first = client.get("/proxy/promise?" + proxy_query({"country": "US"}, timestamp=now))
+    second = client.get("/proxy/promise?" + proxy_query({"country": "US"}, timestamp=now - 30))
+    assert first.status_code == second.status_code == 200
+    assert first.get_json() == second.get_json()
+    tampered = "/proxy/promise?" + proxy_query({"country": "US"}, timestamp=now).replace("country=US", "country=CA")
+    assert client.get(tampered).status_code == 401  # a held answer is never served to an unsigned request

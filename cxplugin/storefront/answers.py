@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from cxplugin import i18n, promise, shop_settings
 from cxplugin.shop_snapshot import ShopView, product_tags
+
+_SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class HeldAnswer:
+    """A promise answer that stays true until its cutoff passes: only the countdown moves before then.
+
+    The calculator's dates depend on ``now`` only through the day processing starts, and that day stays
+    the same until its cutoff (after a cutoff, or on a closed day, it is the next open day, which is
+    also what any later moment before that day's cutoff gives).
+    """
+
+    answer: dict[str, Any]
+    cutoff_at: datetime | None
+
+    def still_true(self, now: datetime) -> bool:
+        return self.cutoff_at is None or now < self.cutoff_at
+
+    def json(self, now: datetime) -> bytes:
+        seconds = (self.cutoff_at - now) // _SECOND if self.cutoff_at is not None else None
+        return orjson.dumps(self.answer | {"seconds_to_cutoff": seconds})
+
+
+def held_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> HeldAnswer:
+    """The answer for ``query`` as of ``now``, in the form that can be held and served again."""
+    answer = promise_answer(shop, query, now)
+    cutoff = answer["cutoff_at"]
+    return HeldAnswer(answer, datetime.fromisoformat(cutoff) if cutoff else None)
 
 
 def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -1,17 +1,19 @@
-"""App proxy views (/apps/<subpath>/… on the storefront → /proxy/… here), verified with shopifyapp."""
+"""App proxy views (/apps/<subpath>/… on the storefront → /proxy/… here), signed by Shopify (shopify/signatures.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+import time
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from cxplugin.logs import log
 from cxplugin.models.types import utcnow
 from cxplugin.schemas.storefront import PromiseQuery
-from cxplugin.shop_snapshot import ShopView, shop_view
-from cxplugin.shopify.client import request_input, shopify_app
+from cxplugin.shop_snapshot import ShopView, remembered, shop_view
+from cxplugin.shopify import signatures
 from cxplugin.shops import shop_domain
-from cxplugin.storefront.answers import promise_answer
+from cxplugin.storefront.answers import held_answer
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 
@@ -19,12 +21,19 @@ bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 CACHE_SECONDS = 60
 
 
+# Shopify's own parameters: they sign the request but do not change the answer.
+_SIGNING = frozenset({"shop", "path_prefix", "timestamp", "signature", "logged_in_customer_id"})
+_QUERY = PromiseQuery()
+
+
 def _verified_shop() -> ShopView | tuple[Response, int]:
-    result = shopify_app().verify_app_proxy_req(request_input())
-    if not result.ok or not result.shop:
-        log("proxy request refused", code=result.log.code)
+    config = current_app.config
+    domain = signatures.proxy_shop(request.args.lists(), signatures.app_secrets(
+        config["SHOPIFY_API_SECRET"], config["SHOPIFY_OLD_API_SECRET"]), time.time())
+    if domain is None:
+        log("proxy request refused: missing, stale or invalid signature")
         return jsonify(status=401, message="This request is not signed by Shopify."), 401
-    shop = shop_view(shop_domain(result.shop))
+    shop = shop_view(shop_domain(domain))
     if shop is None or not shop.installed:
         return jsonify(status=404, message="This shop does not use the app."), 404
     g.log_fields["shop"] = shop.domain
@@ -33,13 +42,18 @@ def _verified_shop() -> ShopView | tuple[Response, int]:
 
 @bp.get("/promise")
 def promise_view() -> Response | tuple[Response, int]:
+    """The promise for a product page or a cart. A storefront asks the same few questions again and
+    again, so each distinct question's answer is held until its cutoff (at most the snapshot's 30 s)."""
     shop = _verified_shop()
     if not isinstance(shop, ShopView):
         return shop
+    now = utcnow()
+    asked = tuple(sorted((key, tuple(values)) for key, values in request.args.lists() if key not in _SIGNING))
     try:
-        query = PromiseQuery().load(request.args)
+        held = remembered(("promise", shop.id, asked), lambda: held_answer(shop, _QUERY.load(request.args), now),
+                          lambda answer: answer.still_true(now))
     except ValidationError as exc:
         return jsonify(status=400, message="Some parameters are not valid.", errors=exc.messages), 400
-    response = jsonify(promise_answer(shop, query, utcnow()))
+    response = current_app.response_class(held.json(now), mimetype="application/json")
     response.headers["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
     return response
