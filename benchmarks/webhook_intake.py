@@ -515,7 +515,7 @@ def details(o: Outcome) -> str:
 def gunicorn_settings() -> dict[str, int]:
     """What gunicorn.conf.py resolves to here (it reads the same environment variables)."""
     cpus = multiprocessing.cpu_count()
-    return {"workers": int(os.environ.get("WEB_CONCURRENCY", cpus * 2)),
+    return {"workers": int(os.environ.get("WEB_CONCURRENCY", cpus)),
             "threads": int(os.environ.get("GUNICORN_THREADS", "4")), "cpus": cpus}
 
 

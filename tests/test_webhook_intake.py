@@ -200,3 +200,26 @@ def test_database_down_gives_503_so_shopify_retries(config: dict[str, Any]) -> N
     response = client.post("/webhooks", data=body, headers=webhook_headers("orders/create", body))
     assert response.status_code == 503
     assert response.headers["Retry-After"]
+
+
+def test_a_connection_lost_between_webhooks_is_replaced_and_the_webhook_recorded(app: Flask, shop: str,
+                                                                                  send_webhook: Send) -> None:
+    assert send_webhook("orders/create", "orders_create__basic", event_id="before").status_code == 200
+    writer = app.extensions["cx_intake_writer"]
+    writer._local.conn.close()  # as a database restart leaves it: the thread's connection is gone
+    assert send_webhook("orders/create", "orders_create__basic", event_id="after").status_code == 200
+    assert [e.event_id for e in events(app)] == ["before", "after"]
+
+
+def test_a_write_the_database_refuses_gets_503_and_leaves_nothing(app: Flask, shop: str, send_webhook: Send) -> None:
+    assert send_webhook("orders/create", "orders_create__basic", event_id="first").status_code == 200
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE webhook_events RENAME TO webhook_events_away"))
+    try:
+        response = send_webhook("orders/create", "orders_create__basic", event_id="second")
+    finally:
+        with app.app_context(), db.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE webhook_events_away RENAME TO webhook_events"))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert [e.event_id for e in events(app)] == ["first"]
