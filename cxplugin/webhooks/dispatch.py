@@ -30,9 +30,13 @@ def claim_new_events(limit: int = BATCH) -> list[int]:
     new = (sa.select(WebhookEvent.id)
            .where(WebhookEvent.status == EventStatus.PENDING, WebhookEvent.dispatched_at.is_(None))
            .order_by(WebhookEvent.id).limit(limit))
+    candidates = list(db.session.scalars(new))
+    if not candidates:  # the usual answer: read only, so an idle loop never takes SQLite's write lock
+        db.session.rollback()
+        return []
     claimed = db.session.scalars(
         sa.update(WebhookEvent)
-        .where(WebhookEvent.id.in_(new.scalar_subquery()), WebhookEvent.dispatched_at.is_(None))
+        .where(WebhookEvent.id.in_(candidates), WebhookEvent.dispatched_at.is_(None))
         .values(dispatched_at=utcnow())
         .returning(WebhookEvent.id)
         .execution_options(synchronize_session=False)

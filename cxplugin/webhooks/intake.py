@@ -4,7 +4,8 @@ The recorded row is the hand-off: the worker's dispatcher enqueues it (webhooks/
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+import orjson
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from cxplugin.extensions import db
@@ -19,7 +20,8 @@ bp = Blueprint("webhooks", __name__)
 
 
 def _answer(status: int, message: str) -> tuple[Response, int]:
-    return jsonify(status=status, message=message), status
+    body = orjson.dumps({"status": status, "message": message})
+    return current_app.response_class(body, status=status, mimetype="application/json"), status
 
 
 @bp.post("/webhooks")
