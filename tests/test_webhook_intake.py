@@ -182,6 +182,29 @@ def test_same_event_delivered_ten_times_concurrently_is_recorded_and_enqueued_on
     assert huey.pending_count() == 1
 
 
+def test_webhooks_arriving_together_are_each_recorded_once_and_each_told_so(app: Flask, shop: str) -> None:
+    body = json.dumps(fixture("orders_create__basic")).encode()
+    sends = [webhook_headers("orders/create", body, event_id=f"evt-{n % 20}") for n in range(40)]  # 20 twice
+    answers: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def deliver(batch: list[dict[str, str]]) -> None:
+        client = app.test_client()
+        barrier.wait()
+        for headers in batch:
+            response = client.post("/webhooks", data=body, headers=headers)
+            assert response.status_code == 200
+            answers.append(response.get_json()["message"])
+
+    threads = [threading.Thread(target=deliver, args=(sends[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(e.event_id for e in events(app)) == sorted(f"evt-{n}" for n in range(20))
+    assert (answers.count("Recorded."), answers.count("Already recorded.")) == (20, 20)
+
+
 def test_redelivery_with_a_new_webhook_id_but_same_event_id_is_a_duplicate(app: Flask, shop: str,
                                                                           send_webhook: Send) -> None:
     first = send_webhook("orders/create", "orders_create__basic", event_id="evt-7")
@@ -206,7 +229,8 @@ def test_a_connection_lost_between_webhooks_is_replaced_and_the_webhook_recorded
                                                                                   send_webhook: Send) -> None:
     assert send_webhook("orders/create", "orders_create__basic", event_id="before").status_code == 200
     writer = app.extensions["cx_intake_writer"]
-    writer._local.conn.close()  # as a database restart leaves it: the thread's connection is gone
+    [conn] = writer._idle
+    conn.close()  # as a database restart leaves it: the intake connection is gone
     assert send_webhook("orders/create", "orders_create__basic", event_id="after").status_code == 200
     assert [e.event_id for e in events(app)] == ["before", "after"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import re
 import threading
@@ -102,34 +103,52 @@ class RecordFailed(Exception):
     """The database did not take the event (Shopify will retry it)."""
 
 
-class IntakeWriter:
-    """The one statement intake runs, on a DBAPI connection of each request thread's own.
+class _Waiting:
+    """One delivery waiting for its turn in a shared INSERT."""
 
-    Every webhook Shopify sends costs one round trip: a single ``INSERT … ON CONFLICT DO NOTHING
-    RETURNING id`` in autocommit (atomic on its own, committed before it answers), with no pool
-    checkout, BEGIN, COMMIT, reset or liveness ping around it. A connection that fails is dropped;
-    after a lost connection (a database restart) the insert is tried once more on a new one, which
-    is safe because it is idempotent.
+    __slots__ = ("key", "params", "done", "new_id", "error")
+
+    def __init__(self, key: tuple[str, str], params: tuple[Any, ...]) -> None:
+        self.key, self.params = key, params
+        self.done = threading.Event()
+        self.new_id: int | None = None
+        self.error: RecordFailed | None = None
+
+
+class IntakeWriter:
+    """The one statement intake runs, shared by the deliveries that arrive together (group commit).
+
+    A request thread queues its row and takes one of the process's write lanes (one for SQLite, which
+    has a single writer anyway; a few for PostgreSQL, so commits overlap); whoever holds a lane writes
+    every row queued so far in one ``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING`` in
+    autocommit on a connection of the writer's own, and a thread whose row another lane took waits for
+    that write. So a burst of webhooks costs one round trip and one commit per batch, and a lone
+    webhook exactly one statement, with no pool checkout, BEGIN, COMMIT, reset or liveness ping around
+    it. Nobody hears 200 before the statement carrying its row has committed. A connection that fails
+    is dropped; after a lost connection (a database restart) the batch is tried once more on a new
+    one, which is safe because the statement is idempotent.
     """
 
     _COLUMNS = ("shop_domain", "event_id", "webhook_id", "topic", "api_version", "triggered_at", "received_at",
                 "payload", "status")
+    MAX_BATCH = 64
+    POSTGRES_LANES = 4
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         dialect = engine.dialect
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self._sql = (
-            f"INSERT INTO webhook_events ({', '.join(self._COLUMNS)}, attempts)"
-            f" VALUES ({', '.join([mark] * len(self._COLUMNS))}, 0)"
-            " ON CONFLICT (shop_domain, event_id) DO NOTHING RETURNING id"
-        )
+        self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._sql: dict[int, str] = {}
         self._time = UTCDateTime().bind_processor(dialect) or (lambda value: value)
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
-        self._local = threading.local()
-        self._opened: list[Any] = []  # held here, so a thread's end does not leave a connection to the GC
-        self._lock = threading.Lock()
-        self._one_writer = _SqliteWriterTurn(engine.url.database) if dialect.name == "sqlite" else None
+        self._queue: list[_Waiting] = []
+        self._queue_lock = threading.Lock()
+        # Plain locks, not a semaphore: a thread keeps to one lane, and a contended C lock costs far less.
+        self._lanes = [threading.Lock() for _ in range(1 if dialect.name == "sqlite" else self.POSTGRES_LANES)]
+        self._lane_of_thread = threading.local()
+        self._next_lane = itertools.count()
+        self._idle: list[Any] = []  # connections not in a lane right now
+        self._other_processes = _SqliteFileTurn(engine.url.database) if dialect.name == "sqlite" else None
         sa.event.listen(engine, "engine_disposed", self.close)
 
     @property
@@ -137,71 +156,96 @@ class IntakeWriter:
         return self._engine
 
     def insert_once(self, row: tuple[Any, ...]) -> int | None:
-        """The new row's id, or None when (shop, event id) was already recorded."""
-        params = (*row[:5], self._time(row[5]), self._time(row[6]), *row[7:])
+        """The new row's id, or None when (shop, event id) was already recorded; committed on return."""
+        waiting = _Waiting((row[0], row[1]), (*row[:5], self._time(row[5]), self._time(row[6]), *row[7:]))
+        with self._queue_lock:
+            self._queue.append(waiting)
+        with self._lane():
+            with self._queue_lock:
+                batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
+            if batch:
+                self._write(batch)
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.new_id
+
+    def _lane(self) -> threading.Lock:
+        lane: threading.Lock | None = getattr(self._lane_of_thread, "lane", None)
+        if lane is None:
+            lane = self._lane_of_thread.lane = self._lanes[next(self._next_lane) % len(self._lanes)]
+        return lane
+
+    def _write(self, batch: list[_Waiting]) -> None:
+        """Insert the batch in one statement and hand each waiting delivery its answer (in a lane)."""
+        params = [value for waiting in batch for value in waiting.params]
+        sql = self._statement(len(batch))
+        failure: RecordFailed | None = None
+        rows: list[Any] = []
         for attempt in (1, 2):
-            conn = self._connection()
+            conn = self._idle.pop() if self._idle else self._connect()
             cursor = None
             try:
                 cursor = conn.cursor()
-                with self._one_writer or contextlib.nullcontext():
-                    cursor.execute(self._sql, params)
+                with self._other_processes or contextlib.nullcontext():
+                    cursor.execute(sql, params)
                     rows = cursor.fetchall()  # to the end: SQLite commits an autocommit statement when it is done
                 cursor.close()
-                return int(rows[0][0]) if rows else None
+                self._idle.append(conn)
+                break
             except self._dbapi_error as exc:
                 lost = self._engine.dialect.is_disconnect(exc, conn, cursor)  # type: ignore[arg-type]
-                self._drop(conn)
+                with contextlib.suppress(Exception):
+                    conn.close()
                 if attempt == 2 or not lost:
-                    raise RecordFailed(repr(exc)) from exc
-        raise AssertionError("unreachable")
+                    failure = RecordFailed(repr(exc))
+                    break
+        new_ids = {(shop, event): int(new_id) for new_id, shop, event in rows}
+        for waiting in batch:
+            # The same event twice in one batch: the first takes the new row, the second is a duplicate.
+            waiting.new_id = None if failure else new_ids.pop(waiting.key, None)
+            waiting.error = failure
+            waiting.done.set()
 
-    def _connection(self) -> Any:
-        conn: Any = getattr(self._local, "conn", None)
-        if conn is None:
-            fairy = self._engine.raw_connection()
-            conn = fairy.driver_connection
-            fairy.detach()  # ours from now on: the pool neither resets nor pings it
-            self._engine.dialect.set_isolation_level(conn, "AUTOCOMMIT")
-            with self._lock:
-                self._opened.append(conn)
-            self._local.conn = conn
+    def _statement(self, size: int) -> str:
+        sql = self._sql.get(size)
+        if sql is None:
+            values = f"({', '.join([self._mark] * len(self._COLUMNS))}, 0)"
+            sql = self._sql[size] = (
+                f"INSERT INTO webhook_events ({', '.join(self._COLUMNS)}, attempts)"
+                f" VALUES {', '.join([values] * size)}"
+                " ON CONFLICT (shop_domain, event_id) DO NOTHING RETURNING id, shop_domain, event_id"
+            )
+        return sql
+
+    def _connect(self) -> Any:
+        fairy = self._engine.raw_connection()
+        conn: Any = fairy.driver_connection
+        fairy.detach()  # ours from now on: the pool neither resets nor pings it
+        self._engine.dialect.set_isolation_level(conn, "AUTOCOMMIT")
         return conn
 
-    def _drop(self, conn: Any) -> None:
-        self._local.conn = None
-        with self._lock:
-            if conn in self._opened:
-                self._opened.remove(conn)
-        with contextlib.suppress(Exception):
-            conn.close()
-
     def close(self, *_: Any) -> None:
-        """Close every connection (the engine was disposed: tests, or a process shutting down)."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
+        """Close the idle connections (the engine was disposed: tests, or a process shutting down)."""
+        while self._idle:
             with contextlib.suppress(Exception):
-                conn.close()
-        self._local = threading.local()
+                self._idle.pop().close()
 
 
-class _SqliteWriterTurn:
+class _SqliteFileTurn:
     """Web processes take turns to write to SQLite, queueing in the kernel on a lock file.
 
     SQLite lets one writer in at a time and makes the others poll with growing sleeps (1, 2, 5, 10 …
     ms), which under a burst of webhooks turns into the slowest answers; waiting on a file lock wakes
-    the next writer the moment the last one is done. The thread lock comes first because a file lock
-    is held per open file, not per thread.
+    the next writer the moment the last one is done. (Within a process, SQLite's single write
+    lane already serialises writers: a file lock is held per open file, not per thread.)
     """
 
     def __init__(self, database: str | None) -> None:
-        self._thread_turn = threading.Lock()
         self._path = f"{database}.intake-lock" if database and database != ":memory:" else None
         self._fd: int | None = None
 
     def __enter__(self) -> None:
-        self._thread_turn.acquire()
         if self._path is not None:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -210,7 +254,6 @@ class _SqliteWriterTurn:
     def __exit__(self, *_: object) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._thread_turn.release()
 
 
 def _writer() -> IntakeWriter:
