@@ -247,3 +247,33 @@ def test_a_write_the_database_refuses_gets_503_and_leaves_nothing(app: Flask, sh
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert [e.event_id for e in events(app)] == ["first"]
+
+
+def test_when_the_database_cannot_be_reached_every_waiting_delivery_gets_503(app: Flask, shop: str,
+                                                                             send_webhook: Send,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    assert send_webhook("orders/create", "orders_create__basic", event_id="first").status_code == 200
+    writer = app.extensions["cx_intake_writer"]
+    writer.close()  # no connection left to reuse
+
+    def refused() -> None:  # fault injection: the database server is gone
+        raise sa.exc.OperationalError("connect", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(writer, "_connect", refused)
+    body = json.dumps(fixture("orders_create__basic")).encode()
+    statuses: list[int] = []
+    barrier = threading.Barrier(5)
+
+    def deliver(n: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/webhooks", data=body,
+                                    headers=webhook_headers("orders/create", body, event_id=f"down-{n}")).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert statuses == [503] * 5
+    assert [e.event_id for e in events(app)] == ["first"]

@@ -177,11 +177,27 @@ class IntakeWriter:
         return lane
 
     def _write(self, batch: list[_Waiting]) -> None:
-        """Insert the batch in one statement and hand each waiting delivery its answer (in a lane)."""
-        params = [value for waiting in batch for value in waiting.params]
-        sql = self._statement(len(batch))
-        failure: RecordFailed | None = None
-        rows: list[Any] = []
+        """Insert the batch in one statement and hand each waiting delivery its answer (in a lane).
+
+        Every delivery in the batch gets an answer, whatever goes wrong: its thread is waiting for it.
+        """
+        failure: RecordFailed | None = RecordFailed("the write was interrupted")  # until it is known to be done
+        new_ids: dict[tuple[str, str], int] = {}
+        try:
+            rows = self._insert([value for waiting in batch for value in waiting.params], len(batch))
+            new_ids = {(shop, event): int(new_id) for new_id, shop, event in rows}
+            failure = None
+        except Exception as exc:
+            failure = exc if isinstance(exc, RecordFailed) else RecordFailed(repr(exc))
+        finally:
+            for waiting in batch:
+                # The same event twice in one batch: the first takes the new row, the second is a duplicate.
+                waiting.new_id = None if failure else new_ids.pop(waiting.key, None)
+                waiting.error = failure
+                waiting.done.set()
+
+    def _insert(self, params: list[Any], size: int) -> list[Any]:
+        sql = self._statement(size)
         for attempt in (1, 2):
             conn = self._idle.pop() if self._idle else self._connect()
             cursor = None
@@ -189,23 +205,17 @@ class IntakeWriter:
                 cursor = conn.cursor()
                 with self._other_processes or contextlib.nullcontext():
                     cursor.execute(sql, params)
-                    rows = cursor.fetchall()  # to the end: SQLite commits an autocommit statement when it is done
+                    rows: list[Any] = cursor.fetchall()  # to the end: SQLite commits an autocommit statement then
                 cursor.close()
                 self._idle.append(conn)
-                break
+                return rows
             except self._dbapi_error as exc:
                 lost = self._engine.dialect.is_disconnect(exc, conn, cursor)  # type: ignore[arg-type]
                 with contextlib.suppress(Exception):
                     conn.close()
                 if attempt == 2 or not lost:
-                    failure = RecordFailed(repr(exc))
-                    break
-        new_ids = {(shop, event): int(new_id) for new_id, shop, event in rows}
-        for waiting in batch:
-            # The same event twice in one batch: the first takes the new row, the second is a duplicate.
-            waiting.new_id = None if failure else new_ids.pop(waiting.key, None)
-            waiting.error = failure
-            waiting.done.set()
+                    raise RecordFailed(repr(exc)) from exc
+        raise AssertionError("unreachable")
 
     def _statement(self, size: int) -> str:
         sql = self._sql.get(size)
