@@ -2,9 +2,10 @@
 a warm /proxy/promise request makes no database query and webhook intake makes one (the insert).
 
 Within a process it is never stale: a commit that changes a shop, its settings or a product empties
-the held copies (the session events below). Across processes (other web workers; the worker that
-applies products webhooks) a change shows within TTL_SECONDS — well inside the minute the storefront
-may already reuse an answer for (Cache-Control: max-age=60).
+the held copies (the session events below). The same commit bumps the "storefront" change stamp, and
+every process reads the stamp at most once every STAMP_CHECK_SECONDS, emptying what it holds when the
+stamp moved: a change made in another process (another web worker, or the worker applying products
+webhooks) shows within about a second. TTL_SECONDS bounds the age of anything held all the same.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from flask import current_app, has_app_context
 
 from cxplugin import products, shop_settings
 from cxplugin.extensions import db
-from cxplugin.models import Product, SettingsVersion, Shop
+from cxplugin.logs import log
+from cxplugin.models import ChangeStamp, Product, SettingsVersion, Shop
 
 TTL_SECONDS = 30.0
+STAMP_CHECK_SECONDS = 1.0
+STAMP = "storefront"
 # Storefront answers are held per distinct query; past this many items everything is dropped at once.
 MAX_ITEMS = 20_000
 _WATCHED = (Shop, SettingsVersion, Product)
@@ -49,6 +53,8 @@ class _Held:
     def __init__(self) -> None:
         self._items: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self.stamp: int | None = None
+        self.stamp_checked_at = float("-inf")
 
     def get(self, key: Any, load: Callable[[], T]) -> T:
         held = self._items.get(key)
@@ -82,7 +88,24 @@ def _held() -> _Held:
     held: _Held | None = current_app.extensions.get("cx_storefront")
     if held is None:
         held = current_app.extensions.setdefault("cx_storefront", _Held())
+    now = time.monotonic()
+    if now >= held.stamp_checked_at + STAMP_CHECK_SECONDS:
+        held.stamp_checked_at = now  # first, so that one thread asks while the others go on
+        _follow_stamp(held)
     return held
+
+
+def _follow_stamp(held: _Held) -> None:
+    """Empty what is held if another process changed shops, settings or products since the last look."""
+    try:
+        with db.engine.connect() as conn:
+            stamp = conn.scalar(sa.select(ChangeStamp.value).where(ChangeStamp.name == STAMP))
+    except sa.exc.SQLAlchemyError as exc:
+        log("change stamp unreadable; held storefront data kept until its TTL", 30, error=repr(exc))
+        return
+    if stamp != held.stamp:
+        held.clear()
+        held.stamp = stamp
 
 
 def shop_view(domain: str) -> ShopView | None:
@@ -132,6 +155,15 @@ def _note_changed_objects(session: so.Session, _context: Any) -> None:
 def _note_bulk_changes(state: so.ORMExecuteState) -> None:
     if (state.is_update or state.is_delete) and any(m.class_ in _WATCHED for m in state.all_mappers):
         state.session.info[_STALE] = True
+
+
+@sa.event.listens_for(so.Session, "before_commit")
+def _bump_stamp(session: so.Session) -> None:
+    """Tell the other processes, in the same transaction as the change itself."""
+    session.flush()  # so that after_flush above has seen every change this commit carries
+    if session.info.get(_STALE):
+        session.execute(sa.update(ChangeStamp).where(ChangeStamp.name == STAMP)
+                        .values(value=ChangeStamp.value + 1))
 
 
 @sa.event.listens_for(so.Session, "after_commit")

@@ -203,3 +203,21 @@ def test_the_answer_does_not_depend_on_shopifys_signing_parameters(
     assert first.get_json() == second.get_json()
     tampered = "/proxy/promise?" + proxy_query({"country": "US"}, timestamp=now).replace("country=US", "country=CA")
     assert client.get(tampered).status_code == 401  # a held answer is never served to an unsigned request
+
+
+def test_a_settings_change_made_in_another_web_process_shows_within_a_second(
+        config: dict[str, Any], client: FlaskClient, shop: str) -> None:
+    import time
+
+    from cxplugin import create_app
+    from cxplugin.shop_snapshot import STAMP_CHECK_SECONDS
+
+    settings(client, EVERY_DAY)
+    before = ask(client, country="US").get_json()
+    other_process = create_app(config).test_client()  # another gunicorn worker: memory of its own
+    slower = {"promise": {"zones": [{"name": "Domestic", "regions": ["US"], "transit_days": {"min": 5, "max": 6}}]}}
+    settings(other_process, slower)
+    time.sleep(STAMP_CHECK_SECONDS + 0.2)
+    after = ask(client, country="US").get_json()
+    days = (datetime.fromisoformat(after["latest"]) - datetime.fromisoformat(before["latest"])).days
+    assert days == 3  # transit 1–3 became 5–6 days, though this process held the old answer
