@@ -212,11 +212,17 @@ def test_a_settings_change_made_in_another_web_process_shows_within_a_second(
     from cxplugin import create_app
     from cxplugin.shop_snapshot import STAMP_CHECK_SECONDS
 
+    from cxplugin.extensions import db
+
     settings(client, EVERY_DAY)
     before = ask(client, country="US").get_json()
-    other_process = create_app(config).test_client()  # another gunicorn worker: memory of its own
+    other_app = create_app(config)  # another gunicorn worker: memory of its own
     slower = {"promise": {"zones": [{"name": "Domestic", "regions": ["US"], "transit_days": {"min": 5, "max": 6}}]}}
-    settings(other_process, slower)
+    try:
+        settings(other_app.test_client(), slower)
+    finally:
+        with other_app.app_context():
+            db.engine.dispose()
     time.sleep(STAMP_CHECK_SECONDS + 0.2)
     after = ask(client, country="US").get_json()
     days = (datetime.fromisoformat(after["latest"]) - datetime.fromisoformat(before["latest"])).days

@@ -21,7 +21,12 @@ class EventStatus(enum.StrEnum):
 
 class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "webhook_events"
-    __table_args__ = (sa.UniqueConstraint("shop_domain", "event_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("shop_domain", "event_id"),
+        # Intake writes every event with order_id NULL and the handler sets it; only set ids are looked up.
+        sa.Index("ix_webhook_events_order_id", "order_id", sqlite_where=sa.text("order_id IS NOT NULL"),
+                 postgresql_where=sa.text("order_id IS NOT NULL")),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     # Keyed by domain, not shop_id: compliance webhooks may name a shop we no longer hold.
@@ -42,5 +47,5 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     # When the worker's dispatcher handed the event to the queue (intake only records it).
     dispatched_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # Set by the handler so that a customer's data can be found and erased later.
-    order_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger, index=True)
+    order_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     customer_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)

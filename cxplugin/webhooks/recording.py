@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,7 +148,9 @@ class IntakeWriter:
         self._lanes = [threading.Lock() for _ in range(1 if dialect.name == "sqlite" else self.POSTGRES_LANES)]
         self._lane_of_thread = threading.local()
         self._next_lane = itertools.count()
-        self._idle: list[Any] = []  # connections not in a lane right now
+        self._idle: list[Any] = []  # connections not in a lane right now (mutated in place, never replaced)
+        # A writer dropped without its engine being disposed (an app built and let go) closes its connections.
+        weakref.finalize(self, _close_all, self._idle)
         self._other_processes = _SqliteFileTurn(engine.url.database) if dialect.name == "sqlite" else None
         sa.event.listen(engine, "engine_disposed", self.close)
 
@@ -237,9 +240,13 @@ class IntakeWriter:
 
     def close(self, *_: Any) -> None:
         """Close the idle connections (the engine was disposed: tests, or a process shutting down)."""
-        while self._idle:
-            with contextlib.suppress(Exception):
-                self._idle.pop().close()
+        _close_all(self._idle)
+
+
+def _close_all(connections: list[Any]) -> None:
+    while connections:
+        with contextlib.suppress(Exception):
+            connections.pop().close()
 
 
 class _SqliteFileTurn:
