@@ -56,18 +56,14 @@ class _Held:
         self.stamp: int | None = None
         self.stamp_checked_at = float("-inf")
 
-    def get(self, key: Any, load: Callable[[], T]) -> T:
+    def get(self, key: Any, load: Callable[[], T], still_good: Callable[[T], bool] | None = None) -> T:
         held = self._items.get(key)
-        if held is not None and held[0] > time.monotonic():
+        if held is not None and held[0] > time.monotonic() and (still_good is None or still_good(held[1])):
             value: T = held[1]
             return value
         value = load()
         self.put(key, value)
         return value
-
-    def peek(self, key: Any) -> Any:
-        held = self._items.get(key)
-        return held[1] if held is not None and held[0] > time.monotonic() else None
 
     def has(self, key: Any) -> bool:
         held = self._items.get(key)
@@ -124,12 +120,7 @@ def _load_shop(domain: str) -> ShopView | None:
 
 def remembered(key: Any, build: Callable[[], T], still_good: Callable[[T], bool]) -> T:
     """A value held under ``key`` while ``still_good`` says so (and no change has emptied the hold); else built anew."""
-    held = _held()
-    value: T | None = held.peek(key)
-    if value is None or not still_good(value):
-        value = build()
-        held.put(key, value)
-    return value
+    return _held().get(key, build, still_good)
 
 
 def product_tags(view: ShopView, product_ids: Sequence[int]) -> list[list[str]]:

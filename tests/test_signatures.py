@@ -76,8 +76,28 @@ def shopifyapp_proxy(url: str, old: str | None) -> Verdict:
     return (result.shop or "") if result.ok else None  # shopifyapp says shop None when a signed query has none
 
 
+def secrets_while(old: str | None) -> tuple[str, ...]:
+    """The app's secrets, with the previous one while it is rotated (as the app builds them)."""
+    return (SECRET, old) if old else (SECRET,)
+
+
+def assert_same_verdict(ours: str | None, theirs: Verdict, old: str | None) -> None:
+    """Ours must agree with shopifyapp, except where ours is stricter (marked DIFFERENCE)."""
+    event(f"{_kind(theirs)}, while rotating" if old else _kind(theirs))
+    if theirs is CRASHED:
+        # DIFFERENCE (ours is stricter): shopifyapp raises TypeError on a non-ASCII HMAC header or proxy
+        # signature (hmac.compare_digest on a non-ASCII str); ours refuses.
+        assert ours is None, old
+    elif theirs == "":
+        # DIFFERENCE (ours is stricter): shopifyapp accepts a valid HMAC naming no shop (shop ""), or a signed
+        # proxy query without `shop` (or with a blank one, or plain ".myshopify.com"); ours refuses.
+        assert ours is None, old
+    else:
+        assert ours == theirs, old
+
+
 def ours_webhook(body: bytes, headers: dict[str, str], old: str | None) -> str | None:
-    return signatures.webhook_shop(body, Headers(headers), signatures.app_secrets(SECRET, old))
+    return signatures.webhook_shop(body, Headers(headers), secrets_while(old))
 
 
 def without(query: str, key: str) -> str:
@@ -90,7 +110,7 @@ def proxy_params(query: str) -> list[tuple[str, list[str]]]:
 
 
 def ours_proxy(url: str, old: str | None, now: float) -> str | None:
-    return signatures.proxy_shop(proxy_params(urlsplit(url).query), signatures.app_secrets(SECRET, old), now)
+    return signatures.proxy_shop(proxy_params(urlsplit(url).query), secrets_while(old), now)
 
 
 def shopify_proxy_signature(pairs: list[tuple[str, list[str]]], secret: str) -> str:
@@ -245,15 +265,7 @@ def test_webhook_verdict_and_shop_match_shopifyapp(request: tuple[bytes, dict[st
     for old in OLD_SECRET_SETTINGS:
         ours = ours_webhook(body, headers, old)
         theirs = shopifyapp_webhook(body, headers, old)
-        event(f"{_kind(theirs)}, while rotating" if old else _kind(theirs))
-        if theirs is CRASHED:
-            # DIFFERENCE (ours is stricter): shopifyapp raises TypeError on a non-ASCII HMAC header; ours refuses.
-            assert ours is None, old
-        elif theirs == "":
-            # DIFFERENCE (ours is stricter): shopifyapp accepts a valid HMAC naming no shop (shop ""); ours refuses.
-            assert ours is None, old
-        else:
-            assert ours == theirs, old
+        assert_same_verdict(ours, theirs, old)
 
 
 # --- App proxy: examples -------------------------------------------------------------------------------------------
@@ -458,13 +470,4 @@ def test_proxy_verdict_and_shop_match_shopifyapp(url: str) -> None:
     for old in OLD_SECRET_SETTINGS:
         ours = ours_proxy(url, old, time.time())
         theirs = shopifyapp_proxy(url, old)  # reads time.time() itself; timestamps are ≥ 30 s from the window's edge
-        event(f"{_kind(theirs)}, while rotating" if old else _kind(theirs))
-        if theirs is CRASHED:
-            # DIFFERENCE (ours is stricter): shopifyapp raises TypeError on a non-ASCII signature; ours refuses.
-            assert ours is None, old
-        elif theirs == "":
-            # DIFFERENCE (ours is stricter): shopifyapp accepts a signed query without `shop` (or with a blank one,
-            # or plain ".myshopify.com") and names no shop; ours refuses it.
-            assert ours is None, old
-        else:
-            assert ours == theirs, old
+        assert_same_verdict(ours, theirs, old)

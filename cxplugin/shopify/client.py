@@ -40,6 +40,14 @@ def shopify_app() -> ShopifyApp:
     return cached
 
 
+def signing_secrets() -> tuple[str, ...]:
+    """The secrets a Shopify signature may use: the app's, and the previous one while it is rotated."""
+    config = current_app.config
+    current: str = config["SHOPIFY_API_SECRET"]
+    old: str | None = config["SHOPIFY_OLD_API_SECRET"]
+    return (current, old) if old else (current,)
+
+
 def http_client() -> httpx.Client:
     """A client with timeouts for Shopify calls; the caller closes it."""
     origin = current_app.config["SHOPIFY_ADMIN_ORIGIN"]

@@ -19,6 +19,8 @@ from werkzeug.datastructures import Headers
 WEBHOOK_HMAC_HEADERS = ("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
 WEBHOOK_SHOP_HEADERS = ("X-Shopify-Shop-Domain", "Shopify-Shop-Domain")
 PROXY_MAX_AGE_SECONDS = 90
+# What Shopify's app proxy adds to a storefront's query: they sign the request, not what it asks.
+PROXY_SIGNING_PARAMS = frozenset({"shop", "path_prefix", "timestamp", "signature", "logged_in_customer_id"})
 
 
 def _first(headers: Headers, names: Sequence[str]) -> str:
@@ -78,8 +80,3 @@ def proxy_shop(params: Iterable[tuple[str, list[str]]], secrets: Sequence[str], 
         if hmac.compare_digest(received_bytes, expected):
             return (shop_values[0] if shop_values else "").replace(".myshopify.com", "") or None
     return None
-
-
-def app_secrets(current: str, old: str | None) -> tuple[str, ...]:
-    """The secrets a signature may use: the current one, and the previous one while it is rotated."""
-    return (current, old) if old else (current,)

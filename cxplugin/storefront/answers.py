@@ -34,27 +34,21 @@ class HeldAnswer:
         return orjson.dumps(self.answer | {"seconds_to_cutoff": seconds})
 
 
-def held_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> HeldAnswer:
+def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> HeldAnswer:
     """The answer for ``query`` as of ``now``, in the form that can be held and served again."""
-    answer = promise_answer(shop, query, now)
-    cutoff = answer["cutoff_at"]
-    return HeldAnswer(answer, datetime.fromisoformat(cutoff) if cutoff else None)
-
-
-def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> dict[str, Any]:
     settings = shop.settings
     locale = i18n.negotiate(query["locale"], shop.primary_locale)
     country = (query["country"] or shop.country_code or "").upper()
     answer: dict[str, Any] = {"locale": locale, "dir": i18n.direction(locale)}
     if not settings["promise"]["enabled"] or not country:
-        return answer | _not_served("disabled" if country else "no_destination", locale, country)
+        return HeldAnswer(answer | _not_served("disabled" if country else "no_destination", locale, country), None)
     tags = product_tags(shop, query["product_ids"]) if query["product_ids"] else []
     result = promise.compute(shop_settings.promise_settings(settings, shop.timezone, shop.country_code), now,
                              promise.Destination(country, query["region"]), query["method"], tags)
     if not result.served or result.earliest is None or result.latest is None:
-        return answer | _not_served(result.reason or "destination_not_served", locale, country)
+        return HeldAnswer(answer | _not_served(result.reason or "destination_not_served", locale, country), None)
     dates = i18n.format_dates(result.earliest, result.latest, locale, country)
-    return answer | {
+    return HeldAnswer(answer | {
         "served": True,
         "earliest": result.earliest.isoformat(),
         "latest": result.latest.isoformat(),
@@ -70,7 +64,7 @@ def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> dict
             "minutes": i18n.phrase(locale, "storefront", "minutes"),
             "not_served": "",
         },
-    }
+    }, result.cutoff_at)
 
 
 def _not_served(reason: str, locale: str, country: str) -> dict[str, Any]:

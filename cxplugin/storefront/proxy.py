@@ -12,8 +12,9 @@ from cxplugin.models.types import utcnow
 from cxplugin.schemas.storefront import PromiseQuery
 from cxplugin.shop_snapshot import ShopView, remembered, shop_view
 from cxplugin.shopify import signatures
+from cxplugin.shopify.client import signing_secrets
 from cxplugin.shops import shop_domain
-from cxplugin.storefront.answers import held_answer
+from cxplugin.storefront.answers import promise_answer
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 
@@ -21,15 +22,11 @@ bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 CACHE_SECONDS = 60
 
 
-# Shopify's own parameters: they sign the request but do not change the answer.
-_SIGNING = frozenset({"shop", "path_prefix", "timestamp", "signature", "logged_in_customer_id"})
 _QUERY = PromiseQuery()
 
 
 def _verified_shop() -> ShopView | tuple[Response, int]:
-    config = current_app.config
-    domain = signatures.proxy_shop(request.args.lists(), signatures.app_secrets(
-        config["SHOPIFY_API_SECRET"], config["SHOPIFY_OLD_API_SECRET"]), time.time())
+    domain = signatures.proxy_shop(request.args.lists(), signing_secrets(), time.time())
     if domain is None:
         log("proxy request refused: missing, stale or invalid signature")
         return jsonify(status=401, message="This request is not signed by Shopify."), 401
@@ -48,9 +45,10 @@ def promise_view() -> Response | tuple[Response, int]:
     if not isinstance(shop, ShopView):
         return shop
     now = utcnow()
-    asked = tuple(sorted((key, tuple(values)) for key, values in request.args.lists() if key not in _SIGNING))
+    asked = tuple(sorted((key, tuple(values)) for key, values in request.args.lists()
+                         if key not in signatures.PROXY_SIGNING_PARAMS))
     try:
-        held = remembered(("promise", shop.id, asked), lambda: held_answer(shop, _QUERY.load(request.args), now),
+        held = remembered(("promise", shop.id, asked), lambda: promise_answer(shop, _QUERY.load(request.args), now),
                           lambda answer: answer.still_true(now))
     except ValidationError as exc:
         return jsonify(status=400, message="Some parameters are not valid.", errors=exc.messages), 400

@@ -12,6 +12,7 @@ from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.shop_snapshot import shop_view
 from cxplugin.shopify import signatures
+from cxplugin.shopify.client import signing_secrets
 from cxplugin.shops import shop_domain
 from cxplugin.webhooks import recording
 from cxplugin.webhooks.recording import Delivery, RecordFailed, Rejected
@@ -32,9 +33,7 @@ def receive() -> tuple[Response, int]:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         return _answer(413, f"The body is larger than {limit} bytes.")
-    config = current_app.config
-    shop = signatures.webhook_shop(raw, request.headers, signatures.app_secrets(
-        config["SHOPIFY_API_SECRET"], config["SHOPIFY_OLD_API_SECRET"]))
+    shop = signatures.webhook_shop(raw, request.headers, signing_secrets())
     if shop is None:
         log("webhook refused: missing or invalid HMAC")
         return _answer(401, "Missing or invalid HMAC.")

@@ -93,11 +93,7 @@ def check(delivery: Delivery, shop: ShopView | None) -> EventStatus:
 
 def record(delivery: Delivery, status: EventStatus) -> Recorded:
     """Insert the event unless (shop, event id) is already held; committed when this returns."""
-    new_id = _writer().insert_once((
-        delivery.shop_domain, delivery.event_id, delivery.webhook_id, delivery.topic, delivery.api_version,
-        delivery.triggered_at, utcnow(), delivery.body, str(status),
-    ))
-    return Recorded(new_id, status)
+    return Recorded(_writer().insert_once(delivery, status), status)
 
 
 class RecordFailed(Exception):
@@ -154,13 +150,12 @@ class IntakeWriter:
         self._other_processes = _SqliteFileTurn(engine.url.database) if dialect.name == "sqlite" else None
         sa.event.listen(engine, "engine_disposed", self.close)
 
-    @property
-    def engine(self) -> sa.Engine:
-        return self._engine
-
-    def insert_once(self, row: tuple[Any, ...]) -> int | None:
+    def insert_once(self, delivery: Delivery, status: EventStatus) -> int | None:
         """The new row's id, or None when (shop, event id) was already recorded; committed on return."""
-        waiting = _Waiting((row[0], row[1]), (*row[:5], self._time(row[5]), self._time(row[6]), *row[7:]))
+        d = delivery
+        waiting = _Waiting((d.shop_domain, d.event_id), (  # in the order of _COLUMNS
+            d.shop_domain, d.event_id, d.webhook_id, d.topic, d.api_version, self._time(d.triggered_at),
+            self._time(utcnow()), d.body, str(status)))
         with self._queue_lock:
             self._queue.append(waiting)
         with self._lane():
@@ -274,11 +269,12 @@ class _SqliteFileTurn:
 
 
 def _writer() -> IntakeWriter:
+    """The app's writer, made on first use (an app's engine never changes)."""
     writer: IntakeWriter | None = current_app.extensions.get("cx_intake_writer")
-    if writer is None or writer.engine is not db.engine:
+    if writer is None:
         with _WRITER_LOCK:
             writer = current_app.extensions.get("cx_intake_writer")
-            if writer is None or writer.engine is not db.engine:
+            if writer is None:
                 writer = current_app.extensions["cx_intake_writer"] = IntakeWriter(db.engine)
     return writer
 
