@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ from cxplugin.extensions import db
 from cxplugin.models import EventStatus, Order, WebhookEvent
 from cxplugin.queue import huey
 from cxplugin.tasks import process_webhook_event
+from cxplugin.webhooks import recording
 from cxplugin.webhooks.dispatch import dispatch_new_events
+from cxplugin.webhooks.recording import Delivery
 from tests.conftest import Send
 from tests.shopify_signing import fixture, webhook_headers
 
@@ -203,6 +206,40 @@ def test_webhooks_arriving_together_are_each_recorded_once_and_each_told_so(app:
         t.join()
     assert sorted(e.event_id for e in events(app)) == sorted(f"evt-{n}" for n in range(20))
     assert (answers.count("Recorded."), answers.count("Already recorded.")) == (20, 20)
+
+
+def test_a_delivery_queued_as_the_writer_lets_go_is_still_written(app: Flask, shop: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer found nothing left and is about to free its lane when another delivery queues, finds the
+    lane taken and waits: the writer must look again after letting go, or that delivery waits forever."""
+    with app.app_context():
+        writer = recording._writer()
+    body = json.dumps(fixture("orders_create__basic"))
+    take_batch, found_nothing = writer._take_batch, threading.Event()
+
+    def slow_to_let_go() -> list[Any]:
+        batch = take_batch()
+        if not batch and not found_nothing.is_set():
+            found_nothing.set()
+            time.sleep(0.3)  # the second delivery queues and finds the lane taken meanwhile
+        return batch
+
+    monkeypatch.setattr(writer, "_take_batch", slow_to_let_go)
+
+    def deliver(event_id: str) -> threading.Thread:
+        delivery = Delivery(shop_domain=shop, topic="orders/create", event_id=event_id, webhook_id=None,
+                            api_version="2026-10", triggered_at=None, body=body)
+        thread = threading.Thread(target=writer.insert_once, args=(delivery, EventStatus.PENDING), daemon=True)
+        thread.start()
+        return thread
+
+    first = deliver("evt-first")
+    assert found_nothing.wait(10)
+    second = deliver("evt-second")
+    first.join(10)
+    second.join(10)
+    assert not second.is_alive(), "the second delivery is still waiting for its answer"
+    assert [e.event_id for e in events(app)] == ["evt-first", "evt-second"]
 
 
 def test_redelivery_with_a_new_webhook_id_but_same_event_id_is_a_duplicate(app: Flask, shop: str,

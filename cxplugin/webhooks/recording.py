@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import itertools
 import os
 import re
 import threading
@@ -103,27 +102,37 @@ class RecordFailed(Exception):
 class _Waiting:
     """One delivery waiting for its turn in a shared INSERT."""
 
-    __slots__ = ("key", "params", "done", "new_id", "error")
+    __slots__ = ("key", "params", "_pending", "new_id", "error")
 
     def __init__(self, key: tuple[str, str], params: tuple[Any, ...]) -> None:
         self.key, self.params = key, params
-        self.done = threading.Event()
+        self._pending = threading.Lock()
+        self._pending.acquire()  # released once the answer is in
         self.new_id: int | None = None
         self.error: RecordFailed | None = None
+
+    def answer(self, new_id: int | None, error: RecordFailed | None) -> None:
+        self.new_id, self.error = new_id, error
+        self._pending.release()
+
+    def wait(self) -> None:
+        self._pending.acquire()
 
 
 class IntakeWriter:
     """The one statement intake runs, shared by the deliveries that arrive together (group commit).
 
-    A request thread queues its row and takes one of the process's write lanes (one for SQLite, which
-    has a single writer anyway; a few for PostgreSQL, so commits overlap); whoever holds a lane writes
-    every row queued so far in one ``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING`` in
-    autocommit on a connection of the writer's own, and a thread whose row another lane took waits for
-    that write. So a burst of webhooks costs one round trip and one commit per batch, and a lone
-    webhook exactly one statement, with no pool checkout, BEGIN, COMMIT, reset or liveness ping around
-    it. Nobody hears 200 before the statement carrying its row has committed. A connection that fails
-    is dropped; after a lost connection (a database restart) the batch is tried once more on a new
-    one, which is safe because the statement is idempotent.
+    A request thread queues its row and, if one of the process's write lanes is free (one for SQLite,
+    which has a single writer anyway; a few for PostgreSQL, so commits overlap), takes it and writes
+    every row queued, batch after batch, in ``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING
+    RETURNING`` statements in autocommit on a connection of the writer's own. A thread that finds every
+    lane taken does not queue for one: it sleeps once, until the write carrying its row wakes it (each
+    extra wake-up between threads costs more than the Python around it). So a burst of webhooks costs
+    one round trip and one commit per batch, and a lone webhook exactly one statement, with no pool
+    checkout, BEGIN, COMMIT, reset or liveness ping around it. Nobody hears 200 before the statement
+    carrying its row has committed. A connection that fails is dropped; after a lost connection (a
+    database restart) the batch is tried once more on a new one, which is safe because the statement
+    is idempotent.
     """
 
     _COLUMNS = ("shop_domain", "event_id", "webhook_id", "topic", "api_version", "triggered_at", "received_at",
@@ -140,10 +149,8 @@ class IntakeWriter:
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         self._queue: list[_Waiting] = []
         self._queue_lock = threading.Lock()
-        # Plain locks, not a semaphore: a thread keeps to one lane, and a contended C lock costs far less.
+        # Tried, never waited for: a thread that finds every lane busy waits for its answer instead.
         self._lanes = [threading.Lock() for _ in range(1 if dialect.name == "sqlite" else self.POSTGRES_LANES)]
-        self._lane_of_thread = threading.local()
-        self._next_lane = itertools.count()
         self._idle: list[Any] = []  # connections not in a lane right now (mutated in place, never replaced)
         # A writer dropped without its engine being disposed (an app built and let go) closes its connections.
         weakref.finalize(self, _close_all, self._idle)
@@ -158,21 +165,31 @@ class IntakeWriter:
             self._time(utcnow()), d.body, str(status)))
         with self._queue_lock:
             self._queue.append(waiting)
-        with self._lane():
-            with self._queue_lock:
-                batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
-            if batch:
-                self._write(batch)
-        waiting.done.wait()
+        # Whoever gets a lane writes everything queued, then looks again after letting go: a row queued
+        # while every lane was held is then either seen here or by the writer that still holds one.
+        while (lane := self._free_lane()) is not None:
+            try:
+                while batch := self._take_batch():
+                    self._write(batch)
+            finally:
+                lane.release()
+            if not self._queue:
+                break
+        waiting.wait()
         if waiting.error is not None:
             raise waiting.error
         return waiting.new_id
 
-    def _lane(self) -> threading.Lock:
-        lane: threading.Lock | None = getattr(self._lane_of_thread, "lane", None)
-        if lane is None:
-            lane = self._lane_of_thread.lane = self._lanes[next(self._next_lane) % len(self._lanes)]
-        return lane
+    def _take_batch(self) -> list[_Waiting]:
+        with self._queue_lock:
+            batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
+        return batch
+
+    def _free_lane(self) -> threading.Lock | None:
+        for lane in self._lanes:
+            if lane.acquire(blocking=False):
+                return lane
+        return None
 
     def _write(self, batch: list[_Waiting]) -> None:
         """Insert the batch in one statement and hand each waiting delivery its answer (in a lane).
@@ -190,9 +207,7 @@ class IntakeWriter:
         finally:
             for waiting in batch:
                 # The same event twice in one batch: the first takes the new row, the second is a duplicate.
-                waiting.new_id = None if failure else new_ids.pop(waiting.key, None)
-                waiting.error = failure
-                waiting.done.set()
+                waiting.answer(None if failure else new_ids.pop(waiting.key, None), failure)
 
     def _insert(self, params: list[Any], size: int) -> list[Any]:
         sql = self._statement(size)
