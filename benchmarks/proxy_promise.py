@@ -20,7 +20,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.webhook_intake import SHOP, base_env, flask_cli, gunicorn  # noqa: E402
+from benchmarks.webhook_intake import (  # noqa: E402
+    MEASURE_ATTEMPTS,
+    ONE_SIDED_SHARE,
+    SHOP,
+    Server,
+    base_env,
+    busiest_share,
+    flask_cli,
+    group_pids,
+    gunicorn,
+    process_cpu,
+    workers_cpu,
+)
 from tests.shopify_signing import proxy_query  # noqa: E402
 
 SECRET = "bench-secret-long-enough-for-hs256-signing-000"
@@ -43,6 +55,21 @@ def wrk(url: str, seconds: int) -> tuple[float, float, float, int]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, ms("50"), ms("99"), int(bad.group(1)) if bad else 0
+
+
+def evenly_spread_wrk(server: Server, url: str, seconds: int) -> tuple[float, float, float, int]:
+    """wrk(), run again with fresh connections while one gunicorn worker served (nearly) all of it."""
+    for attempt in range(1, MEASURE_ATTEMPTS + 1):
+        pids = group_pids(server.pgid)
+        before = process_cpu(pids)
+        figures = wrk(url, seconds)
+        share = busiest_share(workers_cpu(server, before, process_cpu(pids)))
+        if share <= ONE_SIDED_SHARE:
+            break
+        print(f"  one worker served {share:.0%} of run {attempt} (wrk's connections landed on it)"
+              + ("; measuring again" if attempt < MEASURE_ATTEMPTS else "; kept, but not representative"),
+              file=sys.stderr)
+    return figures
 
 
 def main() -> int:
@@ -79,7 +106,7 @@ def main() -> int:
                                 shop=SHOP, secret=SECRET, timestamp=int(time.time()))
             url = f"{server.base}/proxy/promise?{query}"
             wrk(url, 2)  # warm-up
-            results[name] = wrk(url, args.duration)
+            results[name] = evenly_spread_wrk(server, url, args.duration)
     (bare_rps, _, bare_p99, _), (rps, p50, p99, bad) = results["bare"], results["promise"]
     ratio = rps / bare_rps
     backend = "PostgreSQL" if args.postgres else "SQLite"

@@ -59,6 +59,12 @@ MIN_RATIO = 0.60
 MAX_P99_MS = 50.0
 # Other processes using more than this many cores on average during a run make its figures suspect.
 NOISY_CORES = 0.2
+# wrk opens its connections all at once, and each gunicorn worker accepts what it can grab: now and then one
+# worker takes (nearly) all of them while the other idles, which halves either figure for the whole run. A
+# measured run in which one worker used more than this share of the workers' CPU is run again with fresh
+# connections, up to MEASURE_ATTEMPTS times in all; the runs set aside are still counted for lost/doubled.
+ONE_SIDED_SHARE = 0.85
+MEASURE_ATTEMPTS = 3
 
 
 @dataclass
@@ -78,6 +84,7 @@ class Load:
     db_cpu_s: float = 0.0  # CPU used by this run's PostgreSQL backends and Redis (SQLite works inside gunicorn)
     client_cpu_s: float = 0.0  # CPU used by wrk
     others_cpu_s: float = 0.0  # CPU the rest of the machine used meanwhile (other work skews the figures)
+    worker_cpu_s: list[float] = field(default_factory=list)  # CPU of each gunicorn worker during the run
 
     @property
     def rps(self) -> float:
@@ -104,12 +111,17 @@ class Load:
                 "cpu_ms_per_request": {"server": round(self.cpu_ms_per_request(self.server_cpu_s), 3),
                                        "database": round(self.cpu_ms_per_request(self.db_cpu_s), 3),
                                        "client": round(self.cpu_ms_per_request(self.client_cpu_s), 3)},
-                "others_cores": round(self.others_cores, 2)}
+                "others_cores": round(self.others_cores, 2),
+                "busiest_worker_share": round(busiest_share(self.worker_cpu_s), 2)}
 
     @property
     def others_cores(self) -> float:
         """How many cores other processes kept busy on average during the run."""
         return self.others_cpu_s / self.seconds if self.seconds else 0.0
+
+    @property
+    def one_sided(self) -> bool:
+        return busiest_share(self.worker_cpu_s) > ONE_SIDED_SHARE
 
 
 @dataclass
@@ -121,6 +133,7 @@ class Outcome:
     rows: int
     distinct: int
     queued: int | None
+    set_aside: list[Load] = field(default_factory=list)  # intake runs measured again (one-sided); they wrote rows
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -129,8 +142,8 @@ class Outcome:
 
     @property
     def answered_ok(self) -> int:
-        """Every 200 the app gave in this backend's run: the warm-up's and the measured run's."""
-        return self.intake_warmup.ok + self.intake.ok
+        """Every 200 the app gave in this backend's run: the warm-up's, any set aside and the measured run's."""
+        return self.intake_warmup.ok + self.intake.ok + sum(load.ok for load in self.set_aside)
 
     @property
     def lost(self) -> int:
@@ -146,7 +159,7 @@ class Outcome:
         return max(0, self.rows - self.answered_ok)
 
     def judge(self) -> None:
-        in_flight = self.intake_warmup.unanswered + self.intake.unanswered
+        in_flight = sum(load.unanswered for load in (self.intake_warmup, self.intake, *self.set_aside))
         if self.lost:
             self.failures.append(f"{self.lost} acknowledged deliveries have no row")
         if self.doubled:
@@ -181,6 +194,7 @@ class Outcome:
             "queued_jobs": self.queued, "goal_met": self.goal_met, "integrity_ok": self.integrity_ok,
             "verdict": self.verdict, "failures": self.failures,
             "bare": self.bare.figures(), "intake": self.intake.figures(), "intake_warmup": self.intake_warmup.figures(),
+            "intake_set_aside": [load.figures() for load in self.set_aside],
         }
 
 
@@ -284,6 +298,32 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
+def busiest_share(worker_cpu: Sequence[float]) -> float:
+    """The busiest worker's share of the workers' CPU (0 with fewer than two workers)."""
+    total = sum(worker_cpu)
+    return max(worker_cpu) / total if len(worker_cpu) > 1 and total > 0 else 0.0
+
+
+def workers_cpu(server: Server, before: dict[int, float], after: dict[int, float]) -> list[float]:
+    """CPU each gunicorn worker (not the arbiter) used between ``before`` and ``after``."""
+    return [cpu - before.get(pid, 0.0) for pid, cpu in sorted(after.items()) if pid != server.pgid]
+
+
+def evenly_spread(name: str, run: Callable[[int], Load]) -> tuple[Load, list[Load]]:
+    """``run(attempt)`` until one worker did not serve (nearly) all of it: the run kept, and those set aside."""
+    set_aside: list[Load] = []
+    for attempt in range(1, MEASURE_ATTEMPTS + 1):
+        load = run(attempt)
+        if not load.one_sided or attempt == MEASURE_ATTEMPTS:
+            if load.one_sided:
+                say(f"{name}: every attempt was one-sided; keeping the last, but its figures are not representative")
+            return load, set_aside
+        say(f"{name}: one worker served {100 * busiest_share(load.worker_cpu_s):.0f} % of the run "
+            "(wrk's connections landed on it); measuring again with fresh connections")
+        set_aside.append(load)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def gunicorn(target: str, env: dict[str, str], health_path: str, log_file: Path) -> Iterator[Server]:
     """Serve ``target`` with the project's gunicorn.conf.py on a free loopback port."""
@@ -318,7 +358,8 @@ def wrk(server: Server, seconds: int, run_id: str, body_file: Path, signature: s
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
     busy = machine_busy_seconds() - busy
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_s = cpu_used(server_cpu, process_cpu(server_pids))
+    server_after = process_cpu(server_pids)
+    server_s = cpu_used(server_cpu, server_after)
     db_s = cpu_used(db_cpu, process_cpu(database_pids))
     client_s = (client_after.ru_utime + client_after.ru_stime) - (client_cpu.ru_utime + client_cpu.ru_stime)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("CXBENCH ")), None)
@@ -333,6 +374,7 @@ def wrk(server: Server, seconds: int, run_id: str, body_file: Path, signature: s
         p50_ms=lat["p50"] / 1000, p90_ms=lat["p90"] / 1000, p99_ms=lat["p99"] / 1000, max_ms=lat["max"] / 1000,
         server_cpu_s=server_s, db_cpu_s=db_s, client_cpu_s=client_s,
         others_cpu_s=max(0.0, busy - server_s - db_s - client_s),
+        worker_cpu_s=workers_cpu(server, server_cpu, server_after),
     )
 
 
@@ -443,20 +485,22 @@ def run_backend(backend: str, settings: Settings, body_file: Path, secret: str, 
         say(f"[{backend}] bare endpoint: warm-up {settings.warmup} s, then {settings.duration} s")
         with gunicorn("benchmarks.bare_app:app", env, "/healthz", RESULTS / f"{backend}-bare.log") as server:
             wrk(server, settings.warmup, f"{run_id}-bw", body_file, signature)
-            bare = wrk(server, settings.duration, f"{run_id}-b", body_file, signature)
+            bare, _ = evenly_spread(f"[{backend}] bare", lambda attempt: wrk(
+                server, settings.duration, f"{run_id}-b{attempt}", body_file, signature))
         say(f"[{backend}] bare: {bare.rps:.0f} req/s, p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms")
 
         say(f"[{backend}] intake: warm-up {settings.warmup} s, then {settings.duration} s")
         db_pids = (lambda: pg_backend_pids(settings)) if backend == "postgresql" else None
         with gunicorn("wsgi:app", env, "/healthz", RESULTS / f"{backend}-intake.log") as server:
             warm = wrk(server, settings.warmup, f"{run_id}-w", body_file, signature)
-            intake = wrk(server, settings.duration, f"{run_id}-m", body_file, signature, db_pids)
+            intake, set_aside = evenly_spread(f"[{backend}] intake", lambda attempt: wrk(
+                server, settings.duration, f"{run_id}-m{attempt}", body_file, signature, db_pids))
         say(f"[{backend}] intake: {intake.rps:.0f} req/s, p50 {intake.p50_ms:.1f} ms, p99 {intake.p99_ms:.1f} ms")
 
         rows, distinct = count_rows(backend, settings, workdir)
         storage = queue_storage(backend, settings, workdir, queue_name)
         queued: int | None = storage.queue_size()
-        outcome = Outcome(backend, bare, intake, warm, rows, distinct, queued)
+        outcome = Outcome(backend, bare, intake, warm, rows, distinct, queued, set_aside)
         outcome.judge()
         if not settings.keep:
             storage.flush_all()
@@ -501,6 +545,9 @@ def details(o: Outcome) -> str:
         return (f"gunicorn {load.cpu_ms_per_request(load.server_cpu_s):.2f}{db}, "
                 f"wrk {load.cpu_ms_per_request(load.client_cpu_s):.2f}")
 
+    def share(load: Load) -> str:
+        return f"{100 * busiest_share(load.worker_cpu_s):.0f} %"
+
     noisy = [f"{name} {load.others_cores:.1f}" for name, load in (("bare", o.bare), ("intake", o.intake))
              if load.others_cores > NOISY_CORES]
     warning = (f"\n  warning: other processes kept cores busy meanwhile ({', '.join(noisy)} cores): "
@@ -508,6 +555,8 @@ def details(o: Outcome) -> str:
     return (f"{o.backend}: bare p50 {o.bare.p50_ms:.1f} / p99 {o.bare.p99_ms:.1f} ms; "
             f"intake p90 {o.intake.p90_ms:.1f} / max {o.intake.max_ms:.1f} ms\n"
             f"  CPU ms per request: bare {cpu(o.bare)}; intake {cpu(o.intake)}\n"
+            f"  busiest gunicorn worker's share of the workers' CPU: bare {share(o.bare)}, intake {share(o.intake)}"
+            f"{f' ({len(o.set_aside)} one-sided intake run(s) set aside)' if o.set_aside else ''}\n"
             f"  200s {o.answered_ok} (warm-up {o.intake_warmup.ok}), rows {o.rows}, distinct {o.distinct}, "
             f"recorded but unanswered at wrk's stop {o.recorded_unanswered}, queued jobs {o.queued}{warning}")
 
