@@ -15,6 +15,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from shopify_app import ShopifyApp
@@ -155,6 +156,18 @@ def test_webhook_body_changed_after_signing_is_refused() -> None:
     headers = webhook_headers("orders/create", body)
     tampered = body.replace(b"ada@example.com", b"eve@example.com")
     assert ours_webhook(tampered, headers, None) is None is shopifyapp_webhook(tampered, headers, None)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 4094, 4095, 4096, 10_000])
+def test_webhook_hmac_covers_every_byte_of_bodies_around_the_piece_size(size: int) -> None:
+    body = bytes(range(32, 127)) * (size // 95) + b"x" * (size % 95)
+    headers = webhook_headers("orders/create", body)
+    assert ours_webhook(body, headers, None) == SHOP_HANDLE
+    if size:
+        last_changed = body[:-1] + b"!"
+        first_changed = b"!" + body[1:]
+        assert ours_webhook(last_changed, headers, None) is None
+        assert ours_webhook(first_changed, headers, None) is None
 
 
 def test_webhook_without_an_hmac_header_is_refused() -> None:
