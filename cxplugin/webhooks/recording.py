@@ -166,7 +166,8 @@ class IntakeWriter:
         with self._queue_lock:
             self._queue.append(waiting)
         # Whoever gets a lane writes everything queued, then looks again after letting go: a row queued
-        # while every lane was held is then either seen here or by the writer that still holds one.
+        # while every lane was held is then either seen here or by the writer that still holds one. The
+        # queue holds at most one row per request thread, so a writer is never kept at it for long.
         while (lane := self._free_lane()) is not None:
             try:
                 while batch := self._take_batch():
