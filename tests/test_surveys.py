@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from cxplugin import mail, surveys
 from cxplugin.extensions import db
-from cxplugin.models import Order, Suppression, Survey, SurveyStatus
+from cxplugin.models import Order, Shipment, Suppression, Survey, SurveyStatus
 from cxplugin.tasks import send_alert_batches
 from tests import smtp_sink
 from tests.conftest import Send
@@ -151,7 +151,9 @@ def test_without_a_delivery_event_the_survey_falls_back_to_days_after_shipping(
     survey = survey_of(app)
     assert survey.basis == "fallback"
     assert survey.status == SurveyStatus.SCHEDULED
-    shipped = datetime.now(UTC) - timedelta(days=3)
+    with app.app_context():  # the shipping time as recorded, not a second reading of the clock
+        shipped = db.session.scalars(sa.select(Shipment.shipped_at)).one()
+    assert shipped is not None
     assert timedelta(days=10) <= survey.due_at - shipped <= timedelta(days=10, hours=15)
 
 
