@@ -56,11 +56,11 @@ def http_client() -> httpx.Client:
     return httpx.Client(timeout=_TIMEOUT)
 
 
-def request_input(body: str | None = None) -> RequestInput:
+def request_input() -> RequestInput:
     """The current Flask request in the shape ``shopifyapp`` verifies: untouched method, headers, URL, body."""
     return {
         "method": request.method,
         "headers": dict(request.headers),
         "url": request.url,
-        "body": request.get_data(as_text=True) if body is None else body,
+        "body": request.get_data(as_text=True),
     }

@@ -34,14 +34,14 @@ def _first(headers: Headers, names: Sequence[str]) -> str:
 
 
 # hashlib lets other threads run while it hashes 2 KiB or more at once. Under load, handing the interpreter to
-# another thread and waiting to get it back costs a webhook more than hashing its body, so the body is fed in
-# pieces just under that size.
+# another thread and waiting to get it back costs a webhook more than hashing its body, so a message is fed
+# in pieces just under that size.
 _HASHED_WITHOUT_HANDOVER = 2047
 
 
-def _hmac_sha256(secret: bytes, body: bytes) -> bytes:
+def _hmac_sha256(secret: bytes, message: bytes) -> bytes:
     mac = hmac.new(secret, digestmod=hashlib.sha256)
-    view = memoryview(body)
+    view = memoryview(message)
     for start in range(0, len(view), _HASHED_WITHOUT_HANDOVER):
         mac.update(view[start:start + _HASHED_WITHOUT_HANDOVER])
     return mac.digest()
@@ -90,7 +90,7 @@ def proxy_shop(params: Iterable[tuple[str, list[str]]], secrets: Sequence[str], 
     message = "".join(f"{key}={','.join(values)}" for key, values in sorted(signed.items())).encode()
     received_bytes = received.encode("utf-8", "replace")
     for secret in secrets:
-        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest().encode()
+        expected = _hmac_sha256(secret.encode(), message).hex().encode()
         if hmac.compare_digest(received_bytes, expected):
             return (shop_values[0] if shop_values else "").replace(".myshopify.com", "") or None
     return None

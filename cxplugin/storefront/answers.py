@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from werkzeug.datastructures import MultiDict
 
 from cxplugin import i18n, promise, shop_settings
-from cxplugin.shop_snapshot import ShopView, product_tags
+from cxplugin.schemas.storefront import PromiseQuery
+from cxplugin.shop_snapshot import ShopView, product_tags, remembered
+from cxplugin.shopify.signatures import PROXY_SIGNING_PARAMS
 
 _SECOND = timedelta(seconds=1)
+_QUERY = PromiseQuery()
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,22 @@ class HeldAnswer:
     def json(self, now: datetime) -> bytes:
         seconds = (self.cutoff_at - now) // _SECOND if self.cutoff_at is not None else None
         return orjson.dumps(self.answer | {"seconds_to_cutoff": seconds})
+
+
+def held_promise_answer(shop: ShopView, args: MultiDict[str, str], now: datetime) -> HeldAnswer:
+    """The answer to a storefront's query ``args``. A storefront asks the same few questions again and again,
+    so each distinct question's answer is held until its cutoff (at most the snapshot's 30 s).
+
+    Raises marshmallow's ValidationError when ``args`` are not a valid promise query.
+    """
+    asked = _question(args.lists())
+    return remembered(("promise", shop.id, asked), lambda: promise_answer(shop, _QUERY.load(args), now),
+                      lambda answer: answer.still_true(now))
+
+
+def _question(params: Iterable[tuple[str, list[str]]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    # What the storefront asked, without what Shopify's proxy adds to sign it.
+    return tuple(sorted((key, tuple(values)) for key, values in params if key not in PROXY_SIGNING_PARAMS))
 
 
 def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> HeldAnswer:

@@ -9,20 +9,16 @@ from marshmallow import ValidationError
 
 from cxplugin.logs import log
 from cxplugin.models.types import utcnow
-from cxplugin.schemas.storefront import PromiseQuery
-from cxplugin.shop_snapshot import ShopView, remembered, shop_view
+from cxplugin.shop_snapshot import ShopView, shop_view
 from cxplugin.shopify import signatures
 from cxplugin.shopify.client import signing_secrets
 from cxplugin.shops import shop_domain
-from cxplugin.storefront.answers import promise_answer
+from cxplugin.storefront.answers import held_promise_answer
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 
 # Long enough for a shopper moving between pages; short next to the cutoff countdown.
 CACHE_SECONDS = 60
-
-
-_QUERY = PromiseQuery()
 
 
 def _verified_shop() -> ShopView | tuple[Response, int]:
@@ -39,17 +35,13 @@ def _verified_shop() -> ShopView | tuple[Response, int]:
 
 @bp.get("/promise")
 def promise_view() -> Response | tuple[Response, int]:
-    """The promise for a product page or a cart. A storefront asks the same few questions again and
-    again, so each distinct question's answer is held until its cutoff (at most the snapshot's 30 s)."""
+    """The promise for a product page or a cart."""
     shop = _verified_shop()
     if not isinstance(shop, ShopView):
         return shop
     now = utcnow()
-    asked = tuple(sorted((key, tuple(values)) for key, values in request.args.lists()
-                         if key not in signatures.PROXY_SIGNING_PARAMS))
     try:
-        held = remembered(("promise", shop.id, asked), lambda: promise_answer(shop, _QUERY.load(request.args), now),
-                          lambda answer: answer.still_true(now))
+        held = held_promise_answer(shop, request.args, now)
     except ValidationError as exc:
         return jsonify(status=400, message="Some parameters are not valid.", errors=exc.messages), 400
     response = current_app.response_class(held.json(now), mimetype="application/json")
