@@ -18,9 +18,6 @@ when changing intake; webhook_intake.py is the end-to-end one that the goal is j
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 import io
 import itertools
 import json
@@ -39,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.webhook_intake import API_VERSION, FIXTURE, SHOP, TOPIC, base_env, flask_cli  # noqa: E402
+from tests.shopify_signing import webhook_hmac  # noqa: E402
 
 SECRET = "bench-secret-in-process-0000000000000000"
 THREADS = int(os.environ.get("GUNICORN_THREADS", "4"))  # as gunicorn.conf.py gives each worker
@@ -48,7 +46,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 def deliveries(body: bytes) -> Callable[[], dict[str, Any]]:
     """A WSGI environ for a signed delivery of ``body``, with a new event id on every call."""
-    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    signature = webhook_hmac(body, SECRET)
     ids = itertools.count()
     run = os.urandom(4).hex()
 

@@ -37,9 +37,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 HERE = ROOT / "benchmarks"
 RESULTS = HERE / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -118,10 +119,6 @@ class Load:
     def others_cores(self) -> float:
         """How many cores other processes kept busy on average during the run."""
         return self.others_cpu_s / self.seconds if self.seconds else 0.0
-
-    @property
-    def one_sided(self) -> bool:
-        return busiest_share(self.worker_cpu_s) > ONE_SIDED_SHARE
 
 
 @dataclass
@@ -309,18 +306,20 @@ def workers_cpu(server: Server, before: dict[int, float], after: dict[int, float
     return [cpu - before.get(pid, 0.0) for pid, cpu in sorted(after.items()) if pid != server.pgid]
 
 
-def evenly_spread(name: str, run: Callable[[int], Load]) -> tuple[Load, list[Load]]:
+def evenly_spread(name: str, run: Callable[[int], T], worker_cpu: Callable[[T], Sequence[float]]) -> tuple[T, list[T]]:
     """``run(attempt)`` until one worker did not serve (nearly) all of it: the run kept, and those set aside."""
-    set_aside: list[Load] = []
+    set_aside: list[T] = []
     for attempt in range(1, MEASURE_ATTEMPTS + 1):
-        load = run(attempt)
-        if not load.one_sided or attempt == MEASURE_ATTEMPTS:
-            if load.one_sided:
-                say(f"{name}: every attempt was one-sided; keeping the last, but its figures are not representative")
-            return load, set_aside
-        say(f"{name}: one worker served {100 * busiest_share(load.worker_cpu_s):.0f} % of the run "
-            "(wrk's connections landed on it); measuring again with fresh connections")
-        set_aside.append(load)
+        result = run(attempt)
+        share = busiest_share(worker_cpu(result))
+        if share <= ONE_SIDED_SHARE:
+            return result, set_aside
+        if attempt == MEASURE_ATTEMPTS:
+            say(f"{name}: every attempt was one-sided; keeping the last, but its figures are not representative")
+            return result, set_aside
+        say(f"{name}: one worker served {100 * share:.0f} % of the run (wrk's connections landed on it); "
+            "measuring again with fresh connections")
+        set_aside.append(result)
     raise AssertionError("unreachable")
 
 
@@ -485,16 +484,20 @@ def run_backend(backend: str, settings: Settings, body_file: Path, secret: str, 
         say(f"[{backend}] bare endpoint: warm-up {settings.warmup} s, then {settings.duration} s")
         with gunicorn("benchmarks.bare_app:app", env, "/healthz", RESULTS / f"{backend}-bare.log") as server:
             wrk(server, settings.warmup, f"{run_id}-bw", body_file, signature)
-            bare, _ = evenly_spread(f"[{backend}] bare", lambda attempt: wrk(
-                server, settings.duration, f"{run_id}-b{attempt}", body_file, signature))
+            bare, _ = evenly_spread(
+                f"[{backend}] bare",
+                lambda attempt: wrk(server, settings.duration, f"{run_id}-b{attempt}", body_file, signature),
+                lambda load: load.worker_cpu_s)
         say(f"[{backend}] bare: {bare.rps:.0f} req/s, p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms")
 
         say(f"[{backend}] intake: warm-up {settings.warmup} s, then {settings.duration} s")
         db_pids = (lambda: pg_backend_pids(settings)) if backend == "postgresql" else None
         with gunicorn("wsgi:app", env, "/healthz", RESULTS / f"{backend}-intake.log") as server:
             warm = wrk(server, settings.warmup, f"{run_id}-w", body_file, signature)
-            intake, set_aside = evenly_spread(f"[{backend}] intake", lambda attempt: wrk(
-                server, settings.duration, f"{run_id}-m{attempt}", body_file, signature, db_pids))
+            intake, set_aside = evenly_spread(
+                f"[{backend}] intake",
+                lambda attempt: wrk(server, settings.duration, f"{run_id}-m{attempt}", body_file, signature, db_pids),
+                lambda load: load.worker_cpu_s)
         say(f"[{backend}] intake: {intake.rps:.0f} req/s, p50 {intake.p50_ms:.1f} ms, p99 {intake.p99_ms:.1f} ms")
 
         rows, distinct = count_rows(backend, settings, workdir)
