@@ -131,6 +131,7 @@ class Outcome:
     distinct: int
     queued: int | None
     set_aside: list[Load] = field(default_factory=list)  # intake runs measured again (one-sided); they wrote rows
+    without_write: Load | None = None  # --without-write: intake_without_write.py, the same but recording nothing
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -163,7 +164,8 @@ class Outcome:
             self.failures.append(f"{self.doubled} events recorded twice")
         if self.recorded_unanswered > in_flight:
             self.failures.append(f"{self.rows} rows but only {self.answered_ok} 200s + {in_flight} left in flight")
-        for name, load in (("bare", self.bare), ("intake", self.intake), ("warm-up", self.intake_warmup)):
+        loads = [("bare", self.bare), ("intake", self.intake), ("warm-up", self.intake_warmup)]
+        for name, load in loads + ([("without write", self.without_write)] if self.without_write else []):
             if load.non_2xx:
                 self.failures.append(f"{name}: {load.non_2xx} non-2xx responses {load.statuses}")
             if sum(load.socket_errors.values()):
@@ -192,6 +194,7 @@ class Outcome:
             "verdict": self.verdict, "failures": self.failures,
             "bare": self.bare.figures(), "intake": self.intake.figures(), "intake_warmup": self.intake_warmup.figures(),
             "intake_set_aside": [load.figures() for load in self.set_aside],
+            "without_write": self.without_write.figures() if self.without_write else None,
         }
 
 
@@ -205,6 +208,7 @@ class Settings:
     redis_url: str
     payload: Path
     keep: bool
+    without_write: bool
 
 
 # --- processes -------------------------------------------------------------------------------------------------
@@ -467,6 +471,24 @@ def queue_storage(backend: str, settings: Settings, workdir: Path, queue_name: s
     return SqliteStorage(queue_name, filename=str(workdir / "queue.db"))
 
 
+# A warm-up run, the measured run, and any measured runs set aside as one-sided.
+Loaded = tuple[Load, Load, list[Load]]
+
+
+def serve_and_load(name: str, target: str, env: dict[str, str], log_file: Path, settings: Settings, body_file: Path,
+                   signature: str, id_prefix: str, db_pids: Callable[[], list[int]] | None) -> Loaded:
+    """Serve ``target``, warm it up, then measure a run that both workers served."""
+    say(f"{name}: warm-up {settings.warmup} s, then {settings.duration} s")
+    with gunicorn(target, env, "/healthz", log_file) as server:
+        warm = wrk(server, settings.warmup, f"{id_prefix}w", body_file, signature)
+        measured, set_aside = evenly_spread(
+            name,
+            lambda attempt: wrk(server, settings.duration, f"{id_prefix}{attempt}", body_file, signature, db_pids),
+            lambda load: load.worker_cpu_s)
+    say(f"{name}: {measured.rps:.0f} req/s, p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms")
+    return warm, measured, set_aside
+
+
 def run_backend(backend: str, settings: Settings, body_file: Path, secret: str, signature: str) -> Outcome:
     run_id = f"{backend[:2]}{secrets.token_hex(4)}"
     queue_name = f"cxbench-{run_id}"
@@ -481,29 +503,20 @@ def run_backend(backend: str, settings: Settings, body_file: Path, secret: str, 
         flask_cli(env, "db", "upgrade")
         flask_cli(env, "cx", "shops", "add", SHOP, "--token", "shpat_bench")
 
-        say(f"[{backend}] bare endpoint: warm-up {settings.warmup} s, then {settings.duration} s")
-        with gunicorn("benchmarks.bare_app:app", env, "/healthz", RESULTS / f"{backend}-bare.log") as server:
-            wrk(server, settings.warmup, f"{run_id}-bw", body_file, signature)
-            bare, _ = evenly_spread(
-                f"[{backend}] bare",
-                lambda attempt: wrk(server, settings.duration, f"{run_id}-b{attempt}", body_file, signature),
-                lambda load: load.worker_cpu_s)
-        say(f"[{backend}] bare: {bare.rps:.0f} req/s, p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms")
+        def serve(name: str, target: str, tag: str, db_pids: Callable[[], list[int]] | None = None) -> Loaded:
+            return serve_and_load(f"[{backend}] {name}", target, env, RESULTS / f"{backend}-{tag}.log", settings,
+                                  body_file, signature, f"{run_id}-{tag[0]}", db_pids)
 
-        say(f"[{backend}] intake: warm-up {settings.warmup} s, then {settings.duration} s")
-        db_pids = (lambda: pg_backend_pids(settings)) if backend == "postgresql" else None
-        with gunicorn("wsgi:app", env, "/healthz", RESULTS / f"{backend}-intake.log") as server:
-            warm = wrk(server, settings.warmup, f"{run_id}-w", body_file, signature)
-            intake, set_aside = evenly_spread(
-                f"[{backend}] intake",
-                lambda attempt: wrk(server, settings.duration, f"{run_id}-m{attempt}", body_file, signature, db_pids),
-                lambda load: load.worker_cpu_s)
-        say(f"[{backend}] intake: {intake.rps:.0f} req/s, p50 {intake.p50_ms:.1f} ms, p99 {intake.p99_ms:.1f} ms")
+        _, bare, _ = serve("bare endpoint", "benchmarks.bare_app:app", "bare")
+        warm, intake, set_aside = serve("intake", "wsgi:app", "intake",
+                                        (lambda: pg_backend_pids(settings)) if backend == "postgresql" else None)
+        without_write = serve("intake without the write", "benchmarks.intake_without_write:app_without_write()",
+                              "without-write")[1] if settings.without_write else None
 
         rows, distinct = count_rows(backend, settings, workdir)
         storage = queue_storage(backend, settings, workdir, queue_name)
         queued: int | None = storage.queue_size()
-        outcome = Outcome(backend, bare, intake, warm, rows, distinct, queued, set_aside)
+        outcome = Outcome(backend, bare, intake, warm, rows, distinct, queued, set_aside, without_write)
         outcome.judge()
         if not settings.keep:
             storage.flush_all()
@@ -561,7 +574,16 @@ def details(o: Outcome) -> str:
             f"  busiest gunicorn worker's share of the workers' CPU: bare {share(o.bare)}, intake {share(o.intake)}"
             f"{f' ({len(o.set_aside)} one-sided intake run(s) set aside)' if o.set_aside else ''}\n"
             f"  200s {o.answered_ok} (warm-up {o.intake_warmup.ok}), rows {o.rows}, distinct {o.distinct}, "
-            f"recorded but unanswered at wrk's stop {o.recorded_unanswered}, queued jobs {o.queued}{warning}")
+            f"recorded but unanswered at wrk's stop {o.recorded_unanswered}, queued jobs {o.queued}{warning}"
+            f"{without_write(o)}")
+
+
+def without_write(o: Outcome) -> str:
+    load = o.without_write
+    if load is None:
+        return ""
+    return (f"\n  without the database write: {load.rps:.0f} req/s ({100 * load.rps / o.bare.rps:.1f} % of bare), "
+            f"p99 {load.p99_ms:.1f} ms, CPU ms per request: gunicorn {load.cpu_ms_per_request(load.server_cpu_s):.2f}")
 
 
 def gunicorn_settings() -> dict[str, int]:
@@ -595,6 +617,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, bool]:
     parser.add_argument("--payload", type=Path, help="orders/create JSON to send (default: the test fixture, "
                         "else benchmarks/payloads/orders_create.json)")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the queue afterwards")
+    parser.add_argument("--without-write", action="store_true",
+                        help="also measure the app with its database write left out (what the write costs)")
     parser.add_argument("--strict", action="store_true", help="exit 2 when the throughput/latency goal is missed")
     args = parser.parse_args(argv)
     duration, warmup = (3, 1) if args.quick else (args.duration, args.warmup)
@@ -603,7 +627,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, bool]:
     payload = args.payload or (FIXTURE if FIXTURE.exists() else FALLBACK_PAYLOAD)
     settings = Settings(duration=duration, warmup=warmup, backends=tuple(args.backend or ("sqlite", "postgresql")),
                         pg_admin_url=args.pg_admin_url, pg_database=args.pg_database, redis_url=args.redis_url,
-                        payload=payload, keep=args.keep)
+                        payload=payload, keep=args.keep, without_write=args.without_write)
     return settings, args.strict
 
 
