@@ -1,7 +1,9 @@
-"""shopify.app.toml, the migrations and the models agree with each other and with the code."""
+"""shopify.app.toml, the migrations, the models and gunicorn.conf.py agree with each other and with the code."""
 
 from __future__ import annotations
 
+import gc
+import runpy
 import tomllib
 from pathlib import Path
 
@@ -29,3 +31,14 @@ def test_toml_subscribes_to_every_topic_we_handle(repo_root: Path) -> None:
     assert toml["webhooks"]["api_version"] == SHOPIFY_API_VERSION
     assert toml["access_scopes"]["scopes"] == SHOPIFY_SCOPES
     assert toml["app_proxy"]["subpath"]
+
+
+def test_a_gunicorn_worker_leaves_what_it_loaded_out_of_full_garbage_collections(repo_root: Path) -> None:
+    post_worker_init = runpy.run_path(str(repo_root / "gunicorn.conf.py"))["post_worker_init"]
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        post_worker_init(None)  # gunicorn calls it once the worker has loaded the app
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
