@@ -102,14 +102,19 @@ class RecordFailed(Exception):
 class _Waiting:
     """One delivery waiting for its turn in a shared INSERT."""
 
-    __slots__ = ("key", "params", "_pending", "new_id", "error")
+    __slots__ = ("params", "_pending", "new_id", "error")
 
-    def __init__(self, key: tuple[str, str], params: tuple[Any, ...]) -> None:
-        self.key, self.params = key, params
+    def __init__(self, params: tuple[Any, ...]) -> None:
+        self.params = params  # in the order of IntakeWriter._COLUMNS
         self._pending = threading.Lock()
         self._pending.acquire()  # released once the answer is in
         self.new_id: int | None = None
         self.error: RecordFailed | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(shop domain, event id): the unique key the INSERT answers by."""
+        return self.params[0], self.params[1]
 
     def answer(self, new_id: int | None, error: RecordFailed | None) -> None:
         self.new_id, self.error = new_id, error
@@ -160,9 +165,8 @@ class IntakeWriter:
     def insert_once(self, delivery: Delivery, status: EventStatus) -> int | None:
         """The new row's id, or None when (shop, event id) was already recorded; committed on return."""
         d = delivery
-        waiting = _Waiting((d.shop_domain, d.event_id), (  # in the order of _COLUMNS
-            d.shop_domain, d.event_id, d.webhook_id, d.topic, d.api_version, self._time(d.triggered_at),
-            self._time(utcnow()), d.body, str(status)))
+        waiting = _Waiting((d.shop_domain, d.event_id, d.webhook_id, d.topic, d.api_version,
+                            self._time(d.triggered_at), self._time(utcnow()), d.body, str(status)))
         with self._queue_lock:
             self._queue.append(waiting)
         # Whoever gets a lane writes everything queued, then looks again after letting go: a row queued
