@@ -67,9 +67,10 @@ def peak_rss_mb(pid: int) -> float:
 def seed(env: dict[str, str], count: int) -> None:
     """Shop, orders delivered three days ago, and their surveys, due now."""
     os.environ.update(env)
-    from cxplugin import create_app, surveys
+    from cxplugin import create_app
     from cxplugin.extensions import db
     from cxplugin.models import Order, Shipment, Shop, Survey, SurveyStatus
+    from cxplugin.surveys import scheduling
 
     app = create_app()
     with app.app_context():
@@ -93,7 +94,7 @@ def seed(env: dict[str, str], count: int) -> None:
             db.session.flush()
             db.session.add_all([
                 Survey(shop_id=shop.id, order_id=o.id, status=SurveyStatus.SCHEDULED, question="csat_nps",
-                       basis="delivered", email_hash=surveys.email_hash(shop.id, o.email or ""),
+                       basis="delivered", email_hash=scheduling.email_hash(shop.id, o.email or ""),
                        due_at=now - timedelta(minutes=1)) for o in batch])
             db.session.commit()
         from cxplugin.tasks import send_due_surveys
@@ -145,9 +146,10 @@ def main() -> int:
     # Keep every hour's cap out of the way: this measures sending, not the cap.
     seed({**env}, args.surveys)
     os.environ.update(env)
-    from cxplugin import create_app, shop_settings
+    from cxplugin import create_app
     from cxplugin.extensions import db
     from cxplugin.models import Shop
+    from cxplugin.shops import settings as shop_settings
 
     with create_app().app_context():
         shop_settings.update(db.session.query(Shop).filter_by(domain=SHOP).one(),

@@ -44,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from cxplugin.admin import api, pages
     from cxplugin.demo import bp as demo_bp
     from cxplugin.storefront.proxy import bp as storefront_bp
-    from cxplugin.survey_pages.views import bp as survey_bp
+    from cxplugin.surveys.pages import bp as survey_bp
     from cxplugin.webhooks.intake import bp as webhooks_bp
 
     for blueprint in (health.bp, webhooks_bp, pages.bp, api.bp, storefront_bp, survey_bp, demo_bp):

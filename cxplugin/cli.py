@@ -8,8 +8,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from cxplugin import shops
 from cxplugin.queue import huey
+from cxplugin.shops import lifecycle as shops
 from cxplugin.webhooks import processing
 
 cx = AppGroup("cx", help="cxplugin operations.")
@@ -61,10 +61,10 @@ def webhooks_replay(failed: bool) -> None:
 @surveys_cli.command("send-due")
 def surveys_send_due() -> None:
     """Send the surveys (and reminders) that are due now, in this process."""
-    from cxplugin import surveys
     from cxplugin.models.types import utcnow
+    from cxplugin.surveys import sending
 
-    outcomes = [surveys.send(survey_id, utcnow()) for survey_id in surveys.due_survey_ids(utcnow())]
+    outcomes = [sending.send(survey_id, utcnow()) for survey_id in sending.due_survey_ids(utcnow())]
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.result] = counts.get(outcome.result, 0) + 1

@@ -14,7 +14,7 @@ from cxplugin import orders
 from cxplugin.extensions import db
 from cxplugin.models import Shop
 from cxplugin.models.types import utcnow
-from cxplugin.shops import add_shop, find_shop
+from cxplugin.shops.lifecycle import add_shop, find_shop
 from cxplugin.webhooks.topics import TOPICS
 
 DEMO_SHOP = "cx-demo.myshopify.com"

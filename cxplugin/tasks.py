@@ -7,9 +7,10 @@ from typing import Any
 
 from huey import crontab
 
-from cxplugin import shops, surveys
 from cxplugin.models.types import utcnow
 from cxplugin.queue import huey, in_app_context
+from cxplugin.shops import lifecycle as shops
+from cxplugin.surveys import alerts, sending
 from cxplugin.webhooks import processing
 from cxplugin.webhooks.topics import SUBSCRIBABLE
 
@@ -44,7 +45,7 @@ def requeue_stuck_webhooks() -> dict[str, Any]:
 @huey.periodic_task(crontab(minute="*"))
 @in_app_context
 def send_due_surveys() -> dict[str, Any]:
-    ids = surveys.take_due_for_queue(utcnow())
+    ids = sending.take_due_for_queue(utcnow())
     for survey_id in ids:
         send_survey(survey_id)
     return {"enqueued": len(ids)}
@@ -53,7 +54,7 @@ def send_due_surveys() -> dict[str, Any]:
 @huey.task()
 @in_app_context
 def send_survey(survey_id: int) -> dict[str, Any]:
-    outcome = surveys.send(survey_id, utcnow())
+    outcome = sending.send(survey_id, utcnow())
     return {"survey_id": survey_id, "outcome": outcome.result, "retry_in": outcome.retry_in}
 
 
@@ -61,5 +62,5 @@ def send_survey(survey_id: int) -> dict[str, Any]:
 @in_app_context
 def send_alert_batches() -> dict[str, Any]:
     """At most one alert per shop every 15 minutes, carrying every answer that needs attention."""
-    sent = {shop_id: surveys.send_alerts(shop_id) for shop_id in surveys.shops_with_pending_alerts()}
+    sent = {shop_id: alerts.send_alerts(shop_id) for shop_id in alerts.shops_with_pending_alerts()}
     return {"shops": len(sent), "answers": sum(sent.values())}

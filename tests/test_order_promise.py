@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from cxplugin.punctuality import judge, order_delivered_at
+from cxplugin.promise.punctuality import judge, order_delivered_at
 from tests.conftest import Send
 from tests.shopify_signing import fixture, session_token
 from tests.test_order_state import LIFE, ORDER_ID, play

@@ -125,7 +125,7 @@ def test_shop_update_changes_the_shops_time_zone(app: Flask, shop: str, send_web
     payload = {**fixture("shop_update__basic"), "iana_timezone": "Asia/Jerusalem", "currency": "ILS"}
     assert send_webhook("shop/update", payload).status_code == 200
     drain()
-    from cxplugin.shops import find_shop
+    from cxplugin.shops.lifecycle import find_shop
 
     with app.app_context():
         held = find_shop(shop)

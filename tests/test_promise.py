@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cxplugin.promise import (
+from cxplugin.promise.calculator import (
     Destination,
     Promise,
     PromiseSettings,

@@ -211,7 +211,7 @@ def test_a_settings_change_made_in_another_web_process_shows_within_a_second(
 
     from cxplugin import create_app
     from cxplugin.extensions import db
-    from cxplugin.shop_snapshot import STAMP_CHECK_SECONDS
+    from cxplugin.shops.snapshot import STAMP_CHECK_SECONDS
 
     settings(client, EVERY_DAY)
     before = ask(client, country="US").get_json()

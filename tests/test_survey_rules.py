@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from cxplugin.survey_rules import (
+from cxplugin.surveys.rules import (
     SurveyFacts,
     SurveyPolicy,
     backoff_seconds,

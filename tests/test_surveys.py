@@ -16,9 +16,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from cxplugin import mail, surveys
+from cxplugin import mail
 from cxplugin.extensions import db
 from cxplugin.models import Order, Shipment, Suppression, Survey, SurveyStatus
+from cxplugin.surveys import links, sending
 from cxplugin.tasks import send_alert_batches
 from tests import smtp_sink
 from tests.conftest import Send
@@ -195,7 +196,7 @@ def test_an_expired_link_records_nothing(app: Flask, shop: str, client: FlaskCli
     real_time = itsdangerous.timed.time.time
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real_time() - 61 * 86400)
     with app.test_request_context():
-        token = surveys.answer_token(db.session.get_one(Survey, survey_of(app).id), "csat")
+        token = links.answer_token(db.session.get_one(Survey, survey_of(app).id), "csat")
     monkeypatch.setattr(itsdangerous.timed.time, "time", real_time)
     page = client.get(f"/s/{token}?score=5")
     assert page.status_code == 410
@@ -209,7 +210,7 @@ def test_a_worker_killed_after_the_sent_record_sends_nothing_more(
     send_due(runner)  # the job's process may die now, before huey acknowledges it
     with app.app_context():
         later = datetime.now(UTC) + timedelta(hours=1)
-        assert surveys.due_survey_ids(later) == []
+        assert sending.due_survey_ids(later) == []
     send_due(runner)
     assert len(sink.received) == 1
 
@@ -227,13 +228,13 @@ def test_a_worker_killed_between_smtp_and_the_sent_record_resends_with_the_same_
     monkeypatch.setattr(mail, "send", send_then_die)
     survey_id = survey_of(app).id
     with app.app_context(), pytest.raises(SystemExit):
-        surveys.send(survey_id, datetime.now(UTC))
+        sending.send(survey_id, datetime.now(UTC))
     monkeypatch.setattr(mail, "send", real_send)
     assert survey_of(app).status == SurveyStatus.SENDING
     with app.app_context():
-        assert surveys.due_survey_ids(datetime.now(UTC)) == []  # a fresh claim is left alone
-        after = datetime.now(UTC) + surveys.STALE_CLAIM + timedelta(seconds=1)
-        assert surveys.send(survey_id, after).result == "sent"
+        assert sending.due_survey_ids(datetime.now(UTC)) == []  # a fresh claim is left alone
+        after = datetime.now(UTC) + sending.STALE_CLAIM + timedelta(seconds=1)
+        assert sending.send(survey_id, after).result == "sent"
     assert [m.message["Message-ID"] for m in sink.received] == [sink.received[0].message["Message-ID"]] * 2
     assert survey_of(app).status == SurveyStatus.SENT
 
@@ -244,7 +245,7 @@ def test_an_smtp_outage_is_retried_with_backoff(app: Flask, config: dict[str, An
     deliver(send_webhook, drain)
     now = datetime.now(UTC)
     with app.app_context():
-        outcome = surveys.send(survey_of(app).id, now)
+        outcome = sending.send(survey_of(app).id, now)
     assert (outcome.result, outcome.retry_in) == ("retry", 60)
     survey = survey_of(app)
     assert (survey.status, survey.send_attempts) == (SurveyStatus.SCHEDULED, 1)
@@ -305,8 +306,8 @@ def test_reminder_goes_once_to_those_who_did_not_answer(app: Flask, shop: str, c
     survey_id = survey_of(app).id
     with app.app_context():
         in_four_days = datetime.now(UTC) + timedelta(days=4)
-        assert surveys.send(survey_id, in_four_days).result == "reminded"
-        assert surveys.send(survey_id, in_four_days).result == "not_due"
+        assert sending.send(survey_id, in_four_days).result == "reminded"
+        assert sending.send(survey_id, in_four_days).result == "not_due"
     assert [m.message["Message-ID"].split("@")[0] for m in sink.received] == [
         f"<survey-{survey_id}-first", f"<survey-{survey_id}-reminder"]
 
@@ -334,7 +335,7 @@ def test_detractors_and_comments_alert_the_merchant_in_one_batch(
     client.put("/api/admin/settings", json={"surveys": {"alert_email": "owner@shop.example"}},
                headers={"Authorization": f"Bearer {session_token()}"})
     # The settings API only takes https hooks; the local test receiver speaks http.
-    from cxplugin import shop_settings
+    from cxplugin.shops import settings as shop_settings
 
     real_current = shop_settings.current
 

@@ -8,11 +8,12 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, request
 from marshmallow import ValidationError
 
-from cxplugin import order_promise, shop_settings
 from cxplugin.extensions import db
 from cxplugin.models import DataRequest, Order, OutboxMessage, Survey, SurveyStatus
+from cxplugin.promise import on_orders as order_promise
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.shopify.auth import current_shop, require_session_token
+from cxplugin.shops import settings as shop_settings
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 

@@ -8,7 +8,7 @@ from cxplugin.admin.overview import overview
 from cxplugin.logs import log
 from cxplugin.shopify.auth import PATCH_ID_TOKEN_PATH, to_response
 from cxplugin.shopify.client import http_client, request_input, shopify_app
-from cxplugin.shops import find_shop, store_exchanged_token
+from cxplugin.shops.lifecycle import find_shop, store_exchanged_token
 
 bp = Blueprint("admin_pages", __name__)
 

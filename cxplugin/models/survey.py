@@ -15,7 +15,7 @@ from cxplugin.models.types import UTCDateTime, utcnow
 
 class SurveyStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
-    SENDING = "sending"  # claimed by a worker; see surveys.send for the window this covers
+    SENDING = "sending"  # claimed by a worker; see surveys/sending.py for the window this covers
     SENT = "sent"
     ANSWERED = "answered"
     SKIPPED = "skipped"

@@ -12,7 +12,7 @@ from shopify_app import Res
 from cxplugin.logs import log
 from cxplugin.models import Shop
 from cxplugin.shopify.client import request_input, shopify_app
-from cxplugin.shops import find_shop
+from cxplugin.shops.lifecycle import find_shop
 
 PATCH_ID_TOKEN_PATH = "/auth/patch-id-token"
 

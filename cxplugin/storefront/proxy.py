@@ -9,11 +9,11 @@ from marshmallow import ValidationError
 
 from cxplugin.logs import log
 from cxplugin.models.types import utcnow
-from cxplugin.shop_snapshot import ShopView, shop_view
+from cxplugin.promise.answers import held_promise_answer
 from cxplugin.shopify import signatures
 from cxplugin.shopify.client import signing_secrets
-from cxplugin.shops import shop_domain
-from cxplugin.storefront.answers import held_promise_answer
+from cxplugin.shops.lifecycle import shop_domain
+from cxplugin.shops.snapshot import ShopView, shop_view
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 

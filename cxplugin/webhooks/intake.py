@@ -10,10 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cxplugin.extensions import db
 from cxplugin.logs import log
-from cxplugin.shop_snapshot import shop_view
 from cxplugin.shopify import signatures
 from cxplugin.shopify.client import signing_secrets
-from cxplugin.shops import shop_domain
+from cxplugin.shops.lifecycle import shop_domain
+from cxplugin.shops.snapshot import shop_view
 from cxplugin.webhooks import recording
 from cxplugin.webhooks.recording import Delivery, RecordFailed, Rejected
 

@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus, WebhookEvent
 from cxplugin.models.types import utcnow
-from cxplugin.shops import find_shop
+from cxplugin.shops.lifecycle import find_shop
 from cxplugin.webhooks.topics import TOPICS, Kind
 
 MAX_BACKOFF_SECONDS = 3600.0

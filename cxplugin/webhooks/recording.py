@@ -19,7 +19,7 @@ from flask import current_app
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus
 from cxplugin.models.types import UTCDateTime, utcnow
-from cxplugin.shop_snapshot import ShopView
+from cxplugin.shops.snapshot import ShopView
 from cxplugin.webhooks.topics import TOPICS, Kind
 
 

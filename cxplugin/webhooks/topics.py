@@ -10,11 +10,15 @@ from typing import Any
 
 from marshmallow import Schema
 
-from cxplugin import order_promise, orders, privacy, products, shops, surveys
+from cxplugin import orders, privacy
 from cxplugin.extensions import db
 from cxplugin.models import Order, Shop, WebhookEvent
 from cxplugin.models.types import utcnow
+from cxplugin.promise import on_orders as order_promise
+from cxplugin.promise import product_tags as products
 from cxplugin.schemas import webhooks as s
+from cxplugin.shops import lifecycle as shops
+from cxplugin.surveys import scheduling
 from cxplugin.webhooks import shape
 
 
@@ -50,7 +54,7 @@ def _order_changed(shop: Shop, order: Order, event: WebhookEvent) -> None:
     """What follows from any change to an order: its promise, its survey, and the event's subject."""
     db.session.flush()
     order_promise.attach(shop, order)
-    surveys.plan(shop, order, utcnow())
+    scheduling.plan(shop, order, utcnow())
     event.order_id, event.customer_id = order.shopify_id, order.customer_id
 
 

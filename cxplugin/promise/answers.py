@@ -10,10 +10,12 @@ from typing import Any
 import orjson
 from werkzeug.datastructures import MultiDict
 
-from cxplugin import i18n, promise, shop_settings
+from cxplugin import i18n
+from cxplugin.promise import calculator as promise
 from cxplugin.schemas.storefront import PromiseQuery
-from cxplugin.shop_snapshot import ShopView, product_tags, remembered
 from cxplugin.shopify.signatures import PROXY_SIGNING_PARAMS
+from cxplugin.shops import settings as shop_settings
+from cxplugin.shops.snapshot import ShopView, product_tags, remembered
 
 _SECOND = timedelta(seconds=1)
 _QUERY = PromiseQuery()

@@ -20,10 +20,11 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app, has_app_context
 
-from cxplugin import products, shop_settings
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import ChangeStamp, Product, SettingsVersion, Shop
+from cxplugin.promise import product_tags as products
+from cxplugin.shops import settings as shop_settings
 
 TTL_SECONDS = 30.0
 STAMP_CHECK_SECONDS = 1.0

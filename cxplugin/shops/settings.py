@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cxplugin import promise
 from cxplugin.extensions import db
 from cxplugin.models import SettingsVersion, Shop
 from cxplugin.models.types import utcnow
+from cxplugin.promise import calculator as promise
 from cxplugin.schemas import settings as schema
 
 

@@ -6,9 +6,11 @@ import json
 from datetime import date
 from typing import Any
 
-from cxplugin import promise, punctuality, shop_settings
 from cxplugin.models import Order, Shop
-from cxplugin.products import tags_for
+from cxplugin.promise import calculator as promise
+from cxplugin.promise import punctuality
+from cxplugin.promise.product_tags import tags_for
+from cxplugin.shops import settings as shop_settings
 
 # The cart attribute the storefront block writes; it reaches orders/create as a note attribute.
 PROMISE_ATTRIBUTE = "_cx_promise"
