@@ -7,11 +7,10 @@ from email.utils import formataddr
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from cxplugin import i18n, mail
+from cxplugin import i18n, mail, outbound
 from cxplugin.extensions import db
 from cxplugin.models import Shop, Survey
 from cxplugin.shops import settings as shop_settings
@@ -61,9 +60,8 @@ def send_alerts(shop_id: int) -> int:
             scores = ", ".join(f"{k.upper()} {item[k]}" for k in ("csat", "nps") if item[k] is not None)
             comment = f" — “{item['comment']}”" if item["comment"] else ""
             lines.append(f"• {item['order_name'] or 'Order'}: {scores}{comment}")
-        response = requests.post(settings["alert_webhook_url"], json={"text": "\n".join(lines)},
-                                 timeout=ALERT_TIMEOUT_SECONDS)
-        response.raise_for_status()
+        outbound.post_json(settings["alert_webhook_url"], {"text": "\n".join(lines)},
+                           timeout=ALERT_TIMEOUT_SECONDS, rules=outbound.policy())
     for survey in pending:
         survey.alert_state = "sent"
     db.session.commit()
