@@ -95,10 +95,10 @@ def local_hooks(app: Flask) -> None:
     app.config["CX_ALLOW_PRIVATE_ALERT_HOOKS"] = True
 
 
-def add_shop(app: Flask, domain: str, *, alert_email: str | None, hook: str | None) -> int:
+def add_shop(app: Flask, domain: str, *, alert_email: str | None, hook: str | None, name: str | None = None) -> int:
     """An installed shop whose settings were saved as given (as an older version of the app may have saved them)."""
     with app.app_context():
-        shop = Shop(domain=domain, name=domain.split(".")[0], installed_at=datetime.now(UTC), timezone="UTC")
+        shop = Shop(domain=domain, name=name or domain.split(".")[0], installed_at=datetime.now(UTC), timezone="UTC")
         db.session.add(shop)
         db.session.flush()
         data = merge(current(shop), {"surveys": {"alert_email": alert_email, "alert_webhook_url": hook}})
@@ -277,3 +277,26 @@ def test_a_redirecting_hook_is_not_followed_and_counts_as_a_failure(
             assert record.failures == 1 and "HTTP 307" in (record.last_error or "")
     finally:
         target.server.shutdown()
+
+
+# ---- what shoppers write reaches the chat as text --------------------------------------------------
+
+def test_mentions_and_disguised_links_from_shoppers_and_the_shop_reach_the_chat_as_plain_text(
+        app: Flask, sink: smtp_sink.Sink, receiver: Receiver, local_hooks: None) -> None:
+    evil = "<!channel> Refund failed, <https://evil.example/login|log in to Shopify admin> to fix"
+    shop_id = add_shop(app, "ccc.myshopify.com", alert_email=None, hook=receiver.url, name="Ben & Jerry's <!here>")
+    answer(app, shop_id, comment=evil, order_name="#1001 <@U024BE7LH>")
+    run_job()
+    [payload] = receiver.posted
+    text = payload["text"]
+    assert "<" not in text and ">" not in text  # Slack reads commands only inside < >
+    assert "&lt;!channel&gt; Refund failed, &lt;https://evil.example/login|log in to Shopify admin&gt; to fix" in text
+    assert "(Ben &amp; Jerry's &lt;!here&gt;)" in text
+    assert "#1001 &lt;@U024BE7LH&gt;: CSAT 1" in text
+
+
+@pytest.mark.parametrize(("written", "shown"), [
+    ("a & b", "a &amp; b"), ("<!everyone>", "&lt;!everyone&gt;"), ("&lt;", "&amp;lt;"), ("plain", "plain"),
+])
+def test_slack_escaping_is_slacks_three_characters(written: str, shown: str) -> None:
+    assert alerts.slack_escaped(written) == shown

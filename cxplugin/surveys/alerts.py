@@ -221,13 +221,20 @@ def _email_sender(shop: Shop, pending: list[Survey], recipient: str) -> Callable
     return lambda: mail.send(message, shop_id)
 
 
+def slack_escaped(text: str) -> str:
+    """Text shown as written in Slack-compatible chats: no mentions (<!channel>), links (<url|label>) or
+    other control sequences from whoever wrote it (Slack's escaping: &, < and >)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _webhook_sender(shop: Shop, pending: list[Survey], url: str) -> Callable[[], None]:
+    # Comments, order names and the shop's name are written by shoppers and the shop: escaped, all of them.
     items = _items(pending)
-    lines = [f"{_t('subject', count=len(items))} ({shop.name or shop.domain})"]
+    lines = [f"{_t('subject', count=len(items))} ({slack_escaped(shop.name or shop.domain)})"]
     for item in items:
         scores = ", ".join(f"{k.upper()} {item[k]}" for k in ("csat", "nps") if item[k] is not None)
-        comment = f" — “{item['comment']}”" if item["comment"] else ""
-        lines.append(f"• {item['order_name'] or 'Order'}: {scores}{comment}")
+        comment = f" — “{slack_escaped(item['comment'])}”" if item["comment"] else ""
+        lines.append(f"• {slack_escaped(item['order_name'] or 'Order')}: {scores}{comment}")
     payload = {"text": "\n".join(lines)}
     rules = outbound.policy()
 
