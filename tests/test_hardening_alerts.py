@@ -25,11 +25,13 @@ from cxplugin.tasks import send_alert_batches
 from tests import smtp_sink
 from tests.shopify_signing import session_token
 
-AUTH = {"Authorization": f"Bearer {session_token()}"}
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {session_token()}"}  # fresh: a session token lives a minute
 
 
 def put_hook(client: FlaskClient, url: str) -> Any:
-    return client.put("/api/admin/settings", json={"surveys": {"alert_webhook_url": url}}, headers=AUTH)
+    return client.put("/api/admin/settings", json={"surveys": {"alert_webhook_url": url}}, headers=auth())
 
 
 # ---- the webhook URL at save ---------------------------------------------------------------------
@@ -46,7 +48,7 @@ def test_settings_refuse_an_alert_hook_inside_the_network_with_422_and_keep_the_
     assert response.status_code == 422
     [message] = response.get_json()["errors"]["surveys"]["alert_webhook_url"]
     assert "https://" in message or "not a public internet address" in message or "is a local name" in message
-    saved = client.get("/api/admin/settings", headers=AUTH).get_json()["surveys"]["alert_webhook_url"]
+    saved = client.get("/api/admin/settings", headers=auth()).get_json()["surveys"]["alert_webhook_url"]
     assert saved == "https://hooks.slack.com/services/T0/B0/abc"
 
 
