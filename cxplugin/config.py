@@ -59,4 +59,6 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CX_WEBHOOK_MAX_ATTEMPTS": int(e.get("CX_WEBHOOK_MAX_ATTEMPTS", "8")),
         "CX_WEBHOOK_RETRY_BASE_SECONDS": float(e.get("CX_WEBHOOK_RETRY_BASE_SECONDS", "30")),
         "CX_LOG_LEVEL": e.get("CX_LOG_LEVEL", "INFO"),
+        # Development and tests only: alert webhooks may use http and reach this machine or its network.
+        "CX_ALLOW_PRIVATE_ALERT_HOOKS": _flag(e.get("CX_ALLOW_PRIVATE_ALERT_HOOKS")),
     }

@@ -61,6 +61,6 @@ def send_survey(survey_id: int) -> dict[str, Any]:
 @huey.periodic_task(crontab(minute="*/15"))
 @in_app_context
 def send_alert_batches() -> dict[str, Any]:
-    """At most one alert per shop every 15 minutes, carrying every answer that needs attention."""
-    sent = {shop_id: alerts.send_alerts(shop_id) for shop_id in alerts.shops_with_pending_alerts()}
-    return {"shops": len(sent), "answers": sum(sent.values())}
+    """At most one alert per shop and channel every 15 minutes, carrying every answer that needs attention;
+    a shop or channel that fails is logged and tried again next run, the others go on."""
+    return alerts.send_all(utcnow())

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models. Every shop-owned row carries shop_id."""
 
+from cxplugin.models.alert_channel import AlertChannel
 from cxplugin.models.change_stamp import ChangeStamp
 from cxplugin.models.data_request import DataRequest
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
@@ -9,5 +10,6 @@ from cxplugin.models.shop import Shop
 from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
 from cxplugin.models.webhook_event import EventStatus, WebhookEvent
 
-__all__ = ["ChangeStamp", "DataRequest", "EventStatus", "Order", "OutboxMessage", "Product", "SettingsVersion",
-           "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus", "WebhookEvent"]
+__all__ = ["AlertChannel", "ChangeStamp", "DataRequest", "EventStatus", "Order", "OutboxMessage", "Product",
+           "SettingsVersion", "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus",
+           "WebhookEvent"]

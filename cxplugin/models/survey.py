@@ -48,8 +48,13 @@ class Survey(db.Model):  # type: ignore[name-defined,misc]
     nps: so.Mapped[int | None]
     comment: so.Mapped[str | None] = so.mapped_column(sa.Text)
     answered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
-    # "pending" once an answer needs the merchant's attention, "sent" when the batched alert went out.
+    # "pending" once an answer needs the merchant's attention; "batched" once an alert run handed it to the
+    # channels that were on then, each with its own state below.
     alert_state: so.Mapped[str | None] = so.mapped_column(sa.String(16), index=True)
+    # Per channel: "pending" until delivered, then "sent", or "failed" (given up after repeated failures) or
+    # "dropped" (the channel was switched off meanwhile); None when the channel was off at batching.
+    alert_email_state: so.Mapped[str | None] = so.mapped_column(sa.String(16), index=True)
+    alert_webhook_state: so.Mapped[str | None] = so.mapped_column(sa.String(16), index=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     order: so.Mapped[Order] = so.relationship()

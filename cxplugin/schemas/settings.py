@@ -8,6 +8,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from cxplugin import outbound
+
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _MAX_DAYS = 120
@@ -100,7 +102,14 @@ class SurveySection(_Strict):
     brand_color = fields.String(required=True, validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$",
                                                                         error="Use a colour like #1a73e8."))
     alert_email = fields.Email(load_default=None, allow_none=True)
-    alert_webhook_url = fields.Url(load_default=None, allow_none=True, schemes={"https"})
+    # Which schemes and hosts are allowed is the outbound policy's call (https and public hosts in production).
+    alert_webhook_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+
+    @validates("alert_webhook_url")
+    def _public_hook(self, url: str | None, **_: Any) -> None:
+        problem = outbound.url_problem(url, outbound.policy()) if url else None
+        if problem:
+            raise ValidationError(problem)
 
 
 class SettingsSchema(_Strict):

@@ -20,6 +20,27 @@ depends_on = None
 def upgrade():
     # -- surveys: answers, links, sending
     # -- alerts: per shop and channel
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('alert_email_state', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('alert_webhook_state', sa.String(length=16), nullable=True))
+        batch_op.create_index(batch_op.f('ix_surveys_alert_email_state'), ['alert_email_state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_surveys_alert_webhook_state'), ['alert_webhook_state'], unique=False)
+    op.execute("UPDATE surveys SET alert_state = 'batched' WHERE alert_state = 'sent'")
+    op.create_table('alert_channels',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('target_hash', sa.String(length=64), nullable=True),
+    sa.Column('failures', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('first_failed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_alert_channels_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_channels')),
+    sa.UniqueConstraint('shop_id', 'channel', name=op.f('uq_alert_channels_shop_id_channel'))
+    )
+    with op.batch_alter_table('alert_channels', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_channels_shop_id'), ['shop_id'], unique=False)
     # -- privacy: retention
     # -- shopify tokens and products
     # -- shop lifecycle
@@ -31,5 +52,17 @@ def downgrade():
     # -- shopify tokens and products
     # -- privacy: retention
     # -- alerts: per shop and channel
+    with op.batch_alter_table('alert_channels', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_channels_shop_id'))
+    op.drop_table('alert_channels')
+    # An answer still waiting on a channel waits for the one batched alert again.
+    op.execute("UPDATE surveys SET alert_state = 'pending' "
+               "WHERE alert_email_state = 'pending' OR alert_webhook_state = 'pending'")
+    op.execute("UPDATE surveys SET alert_state = 'sent' WHERE alert_state = 'batched'")
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_surveys_alert_webhook_state'))
+        batch_op.drop_index(batch_op.f('ix_surveys_alert_email_state'))
+        batch_op.drop_column('alert_webhook_state')
+        batch_op.drop_column('alert_email_state')
     # -- surveys: answers, links, sending
     pass
