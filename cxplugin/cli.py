@@ -155,5 +155,16 @@ def promise_backtest(domain: str, date_from: datetime | None, date_to: datetime 
         writer.writerows(backtest.csv_rows(result.learned))
 
 
+@promise_cli.command("learn")
+@click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
+def promise_learn(domain: str) -> None:
+    """Rebuild the shop's learned promise now (the worker does it every night)."""
+    from cxplugin.models.types import utcnow
+    from cxplugin.promise import learning
+
+    row = learning.rebuild(_installed_shop(domain), utcnow())
+    click.echo(f"Learned promise version {row.version}: {row.deliveries} deliveries, {len(row.routes)} routes.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(cx)

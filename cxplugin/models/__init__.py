@@ -5,11 +5,12 @@ from cxplugin.models.data_request import DataRequest
 from cxplugin.models.delivery_history import PastDelivery
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
+from cxplugin.models.promise_model import PromiseModel
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
 from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
 from cxplugin.models.webhook_event import EventStatus, WebhookEvent
 
 __all__ = ["ChangeStamp", "DataRequest", "EventStatus", "Order", "OutboxMessage", "PastDelivery", "Product",
-           "SettingsVersion", "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus",
-           "WebhookEvent"]
+           "PromiseModel", "SettingsVersion", "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey",
+           "SurveyStatus", "WebhookEvent"]
