@@ -20,7 +20,10 @@ from tests.conftest import Send
 from tests.shopify_signing import SHOP, fixture, proxy_query, session_token
 from tests.test_learned_promise import write_history
 
-AUTH = {"Authorization": f"Bearer {session_token()}"}
+
+def auth() -> dict[str, str]:
+    """A fresh session token per request, as App Bridge gives one (they live a minute)."""
+    return {"Authorization": f"Bearer {session_token()}"}
 
 
 def slow_new_york_history(now: datetime, orders: int = 120) -> list[Delivery]:
@@ -50,7 +53,7 @@ def ask(client: FlaskClient) -> Any:
 
 
 def set_mode(client: FlaskClient, mode: str) -> None:
-    assert client.put("/api/admin/settings", json={"promise": {"mode": mode}}, headers=AUTH).status_code == 200
+    assert client.put("/api/admin/settings", json={"promise": {"mode": mode}}, headers=auth()).status_code == 200
 
 
 def test_the_storefront_promises_what_the_deliveries_taught_only_in_learned_mode(
@@ -96,7 +99,7 @@ def test_an_order_records_which_mode_and_model_version_made_its_promise(
 def test_the_admin_sees_the_learned_routes_and_how_they_would_have_done(
         shop: str, client: FlaskClient, runner: FlaskCliRunner, tmp_path: Path) -> None:
     learn(runner, tmp_path)
-    answer = client.get("/api/admin/promise/learned", headers=AUTH).get_json()
+    answer = client.get("/api/admin/promise/learned", headers=auth()).get_json()
     assert answer["mode"] == "fixed" and answer["target"] == 0.95
     assert answer["model"]["version"] == 1 and answer["model"]["deliveries"] == 120
     ny = next(r for r in answer["model"]["routes"] if r["route"] == "US|NY|ups")
@@ -110,7 +113,7 @@ def test_a_rebuild_on_demand_runs_in_the_background_and_makes_a_new_version(
         app: Flask, shop: str, client: FlaskClient, runner: FlaskCliRunner, drain: Callable[[], int],
         tmp_path: Path) -> None:
     learn(runner, tmp_path)
-    response = client.post("/api/admin/promise/learn", headers=AUTH)
+    response = client.post("/api/admin/promise/learn", headers=auth())
     assert response.status_code == 202
     drain()
     with app.app_context():
@@ -131,7 +134,7 @@ def test_the_nightly_rebuild_covers_only_shops_that_use_or_consider_the_learned_
 
 def test_a_target_outside_the_range_is_refused_with_the_field_named(shop: str, client: FlaskClient) -> None:
     response = client.put("/api/admin/settings", json={"promise": {"target_on_time": 1.0, "mode": "clever"}},
-                          headers=AUTH)
+                          headers=auth())
     assert response.status_code == 422
     errors = response.get_json()["errors"]["promise"]
     assert set(errors) == {"target_on_time", "mode"}

@@ -7,10 +7,12 @@ shown at that moment (learned ranges through the calculator's calendars), then c
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 from cxplugin.promise.calculator import Destination, PromiseSettings, compute
@@ -62,6 +64,8 @@ class Result:
     learned: list[Judged]
     fixed: list[Judged]
     dropped: dict[str, int]
+    # The plain reference: the target quantile of calendar days order → delivery per destination region.
+    region_quantile: list[Judged] = dataclasses.field(default_factory=list)
 
 
 def route_label(delivery: Delivery) -> str:
@@ -87,12 +91,19 @@ def walk_forward(settings: PromiseSettings, deliveries: Iterable[Delivery], *, t
     model = Model(settings)
     tz = settings._tz
     fed = 0
-    held: dict[tuple[date, str, str, str, str], RoutePromise | None] = {}
+    days_by_region: dict[str, list[int]] = {}
+    region_quantile: list[Judged] = []
+    held: dict[tuple[date, str, str, str, str, str], RoutePromise | None] = {}
     learned: list[Judged] = []
     fixed: list[Judged] = []
     for order in by_order:
         while fed < len(by_delivery) and by_delivery[fed].delivered_at < order.placed_at:
-            model.add(by_delivery[fed])
+            done = by_delivery[fed]
+            model.add(done)
+            days = (done.delivered_at.astimezone(tz).date() - done.placed_at.astimezone(tz).date()).days
+            bisect.insort(days_by_region.setdefault(_region_key(done), []), days)
+            if done.region:
+                bisect.insort(days_by_region.setdefault(done.country.upper(), []), days)
             fed += 1
         ordered_on = order.placed_at.astimezone(tz).date()
         if (judge_from and ordered_on < judge_from) or (judge_to and ordered_on > judge_to):
@@ -106,18 +117,28 @@ def walk_forward(settings: PromiseSettings, deliveries: Iterable[Delivery], *, t
         if fixed_promise.served and fixed_promise.earliest and fixed_promise.latest:
             fixed.append(Judged(order.order_id, label, ordered_on, fixed_promise.earliest, fixed_promise.latest,
                                 delivered_on))
+        seen = days_by_region.get(_region_key(order)) or days_by_region.get(order.country.upper())
+        if seen:
+            latest = ordered_on + timedelta(days=seen[min(len(seen) - 1, math.ceil(target * len(seen)) - 1)])
+            region_quantile.append(Judged(order.order_id, label, ordered_on, ordered_on, latest, delivered_on))
         # The model changes only as deliveries complete; within a day, a route's answer is held (as the stored
         # model is between rebuilds), so the walk stays fast and never looks ahead.
-        key = (ordered_on, order.country.upper(), order.region.upper(), zip_area(order.zip), order.carrier.lower())
+        key = (ordered_on, order.country.upper(), order.region.upper(), zip_area(order.zip), order.carrier.lower(),
+               order.origin.lower())
         if key not in held:
-            held[key] = model.route(order.placed_at, destination, carrier=order.carrier or None, target=target)
+            held[key] = model.route(order.placed_at, destination, carrier=order.carrier or None,
+                                    origin=order.origin or None, target=target)
         route = held[key]
         if route is None:
             continue
         promise = compute(learned_settings(settings, route, destination), order.placed_at, destination)
         if promise.earliest and promise.latest:
             learned.append(Judged(order.order_id, label, ordered_on, promise.earliest, promise.latest, delivered_on))
-    return Result(learned, fixed, dict(model.dropped))
+    return Result(learned, fixed, dict(model.dropped), region_quantile)
+
+
+def _region_key(delivery: Delivery) -> str:
+    return delivery.country.upper() + (f"-{delivery.region.upper()}" if delivery.region else "")
 
 
 CSV_COLUMNS = ("order_id", "created_at", "promised_earliest", "promised_latest", "delivered_on", "on_time")
@@ -150,6 +171,7 @@ def report_lines(result: Result, *, target: float, routes: int = 15) -> list[str
              f"{'route':<28} | learned: {head} | fixed: {head}",
              f"{'all routes':<28} | learned: {cells(summarise(result.learned))} | "
              f"fixed: {cells(summarise(result.fixed))}"]
+    lines.append(f"{'(per-region quantile)':<28} | plain:   {cells(summarise(result.region_quantile))}")
     busiest = sorted(by_route.items(), key=lambda item: -len(item[1][0]))[:routes]
     for name, (learned, fixed) in busiest:
         lines.append(f"{name[:28]:<28} | learned: {cells(summarise(learned))} | fixed: {cells(summarise(fixed))}")
