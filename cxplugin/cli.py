@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TextIO
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from cxplugin.models import Shop
 from cxplugin.queue import huey
 from cxplugin.shops import lifecycle as shops
 from cxplugin.webhooks import processing
@@ -19,6 +21,10 @@ surveys_cli = AppGroup("surveys", help="Post-delivery surveys.")
 cx.add_command(shops_cli)
 cx.add_command(surveys_cli)
 cx.add_command(webhooks_cli)
+history_cli = AppGroup("history", help="Deliveries from before the app, to learn the promise from.")
+promise_cli = AppGroup("promise", help="The delivery promise.")
+cx.add_command(history_cli)
+cx.add_command(promise_cli)
 
 
 @shops_cli.command("add")
@@ -92,6 +98,72 @@ def demo() -> None:
 
     shop = seed()
     click.echo(f"Demo shop {shop.domain} is ready.")
+
+
+def _installed_shop(domain: str) -> Shop:
+    shop = shops.find_shop(domain)
+    if shop is None:
+        raise click.BadParameter(f"no shop {domain!r} here (install it first: cx shops add)", param_hint="--shop")
+    return shop
+
+
+@history_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
+def history_import(file: TextIO, domain: str) -> None:
+    """Import delivered shipments from FILE (CSV; columns in the README). A file with a bad row imports nothing."""
+    from cxplugin.promise import history
+
+    parsed = history.import_csv(_installed_shop(domain), file)
+    if parsed.errors:
+        for error in parsed.errors[:50]:
+            click.echo(f"line {error.line}: {error.message}", err=True)
+        more = len(parsed.errors) - 50
+        click.echo((f"… and {more} more. " if more > 0 else "") + "Nothing was imported; fix the file and run again.",
+                   err=True)
+        raise SystemExit(1)
+    click.echo(f"Imported {len(parsed.rows)} deliveries.")
+
+
+@promise_cli.command("backtest")
+@click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Judge orders placed on or after.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Judge orders placed on or before.")
+@click.option("--target", type=click.FloatRange(0.5, 0.999), help="Target on-time rate (default: the setting).")
+@click.option("--csv", "csv_file", type=click.File("w"), help="Write one row per order (learned promise).")
+def promise_backtest(domain: str, date_from: datetime | None, date_to: datetime | None, target: float | None,
+                     csv_file: TextIO | None) -> None:
+    """Walk forward through the shop's deliveries: learned promise beside the fixed settings."""
+    import csv
+
+    from cxplugin.promise import backtest, history
+    from cxplugin.promise.model import DEFAULT_TARGET
+    from cxplugin.shops import settings as shop_settings
+
+    shop = _installed_shop(domain)
+    data = shop_settings.current(shop)
+    goal = target if target is not None else data["promise"].get("target_on_time", DEFAULT_TARGET)
+    result = backtest.walk_forward(shop_settings.promise_settings(data, shop.timezone, shop.country_code),
+                                   history.shop_deliveries(shop), target=goal,
+                                   judge_from=date_from.date() if date_from else None,
+                                   judge_to=date_to.date() if date_to else None)
+    for line in backtest.report_lines(result, target=goal):
+        click.echo(line)
+    if csv_file is not None:
+        writer = csv.writer(csv_file)
+        writer.writerow(backtest.CSV_COLUMNS)
+        writer.writerows(backtest.csv_rows(result.learned))
+
+
+@promise_cli.command("learn")
+@click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
+def promise_learn(domain: str) -> None:
+    """Rebuild the shop's learned promise now (the worker does it every night)."""
+    from cxplugin.models.types import utcnow
+    from cxplugin.promise import learning
+
+    row = learning.rebuild(_installed_shop(domain), utcnow())
+    click.echo(f"Learned promise version {row.version}: {row.deliveries} deliveries, {len(row.routes)} routes.")
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from huey import crontab
 
 from cxplugin.models.types import utcnow
+from cxplugin.promise import learning
 from cxplugin.queue import huey, in_app_context
 from cxplugin.shops import lifecycle as shops
 from cxplugin.surveys import alerts, sending
@@ -64,3 +65,20 @@ def send_alert_batches() -> dict[str, Any]:
     """At most one alert per shop and channel every 15 minutes, carrying every answer that needs attention;
     a shop or channel that fails is logged and tried again next run, the others go on."""
     return alerts.send_all(utcnow())
+
+
+@huey.periodic_task(crontab(hour="3", minute="17"))
+@in_app_context
+def rebuild_learned_promises() -> dict[str, Any]:
+    """Every night, a fresh learned promise for each shop that uses or considers it."""
+    ids = learning.shops_to_rebuild()
+    for shop_id in ids:
+        rebuild_learned_promise(shop_id)
+    return {"enqueued": len(ids)}
+
+
+@huey.task(retries=2, retry_delay=300)
+@in_app_context
+def rebuild_learned_promise(shop_id: int) -> dict[str, Any]:
+    row = learning.rebuild_shop(shop_id, utcnow())
+    return {"shop_id": shop_id, "version": row.version if row else None, "deliveries": row.deliveries if row else 0}

@@ -3,13 +3,31 @@
 from cxplugin.models.alert_channel import AlertChannel
 from cxplugin.models.change_stamp import ChangeStamp
 from cxplugin.models.data_request import DataRequest
+from cxplugin.models.delivery_history import PastDelivery
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
+from cxplugin.models.promise_model import PromiseModel
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
 from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
 from cxplugin.models.webhook_event import EventStatus, WebhookEvent
 
-__all__ = ["AlertChannel", "ChangeStamp", "DataRequest", "EventStatus", "Order", "OutboxMessage", "Product",
-           "SettingsVersion", "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus",
-           "WebhookEvent"]
+__all__ = [
+    "AlertChannel",
+    "ChangeStamp",
+    "DataRequest",
+    "EventStatus",
+    "Order",
+    "OutboxMessage",
+    "PastDelivery",
+    "Product",
+    "PromiseModel",
+    "SettingsVersion",
+    "Shipment",
+    "ShipmentStatusEvent",
+    "Shop",
+    "Suppression",
+    "Survey",
+    "SurveyStatus",
+    "WebhookEvent",
+]

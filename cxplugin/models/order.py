@@ -46,6 +46,9 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     promise_latest: so.Mapped[date | None]
     promise_source: so.Mapped[str | None] = so.mapped_column(sa.String(16))
     promise_rule: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    # How the promise was made: "fixed" settings or the "learned" model (with its version).
+    promise_mode: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    promise_model_version: so.Mapped[int | None]
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     shipments: so.Mapped[list[Shipment]] = so.relationship(

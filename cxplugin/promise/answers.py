@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from cxplugin import i18n
 from cxplugin.promise import calculator as promise
+from cxplugin.promise import learning
 from cxplugin.schemas.storefront import PromiseQuery
 from cxplugin.shopify.signatures import PROXY_SIGNING_PARAMS
 from cxplugin.shops import settings as shop_settings
@@ -66,8 +67,10 @@ def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> Held
     if not settings["promise"]["enabled"] or not country:
         return HeldAnswer(answer | _not_served("disabled" if country else "no_destination", locale, country), None)
     tags = product_tags(shop, query["product_ids"]) if query["product_ids"] else []
-    result = promise.compute(shop_settings.promise_settings(settings, shop.timezone, shop.country_code), now,
-                             promise.Destination(country, query["region"]), query["method"], tags)
+    destination = promise.Destination(country, query["region"])
+    choice = learning.promise_settings_for(shop_settings.promise_settings(settings, shop.timezone, shop.country_code),
+                                           settings["promise"]["mode"], shop.learned, destination)
+    result = promise.compute(choice.settings, now, destination, query["method"], tags)
     if not result.served or result.earliest is None or result.latest is None:
         return HeldAnswer(answer | _not_served(result.reason or "destination_not_served", locale, country), None)
     dates = i18n.format_dates(result.earliest, result.latest, locale, country)
@@ -79,6 +82,7 @@ def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> Held
         "cutoff_at": result.cutoff_at.isoformat() if result.cutoff_at else None,
         "seconds_to_cutoff": result.seconds_to_cutoff,
         "rule": result.rule,
+        "mode": choice.mode,
         "text": {
             "arrival": i18n.phrase(locale, "storefront", "arrival", dates=dates),
             "dates": dates,

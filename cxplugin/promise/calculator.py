@@ -50,6 +50,7 @@ __all__ = [
     "Zone",
     "compute",
     "public_holidays",
+    "start_day",
 ]
 
 MAX_SEARCH_DAYS = 366
@@ -334,6 +335,21 @@ def _cart_processing(settings: PromiseSettings, item_tags: Sequence[Iterable[str
     return by_earliest[0], by_latest[1], names
 
 
+def start_day(settings: PromiseSettings, now: datetime) -> date:
+    """The day processing starts for an order placed at ``now`` (aware): that day when it is a dispatch day and
+    ``now`` is before its cutoff moment, else the next dispatch day."""
+    tz = settings._tz
+    now_utc = now.astimezone(UTC)
+    today = now_utc.astimezone(tz).date()
+    origin = settings.origin_country if settings.observe_origin_holidays else None
+    # "Before the cutoff" compares instants, not wall times: the same in ordinary hours, and right across DST changes
+    # (after a fall-back, 01:30 the second time round is past a 01:45 cutoff that already happened).
+    if _is_open(today, settings.dispatch_weekdays, settings.closed_dates, origin) \
+            and now_utc < _cutoff_moment(today, settings.cutoff, tz):
+        return today
+    return _advance(today, 1, settings.dispatch_weekdays, settings.closed_dates, origin)
+
+
 def compute(
     settings: PromiseSettings,
     now: datetime,
@@ -355,16 +371,11 @@ def compute(
 
     tz = settings._tz
     now_utc = now.astimezone(UTC)
-    today = now_utc.astimezone(tz).date()
     dispatch_days = settings.dispatch_weekdays
     closed = settings.closed_dates
     origin = settings.origin_country if settings.observe_origin_holidays else None
 
-    # "Before the cutoff" compares instants, not wall times: the same in ordinary hours, and right across DST changes
-    # (after a fall-back, 01:30 the second time round is past a 01:45 cutoff that already happened).
-    start = today
-    if not _is_open(today, dispatch_days, closed, origin) or now_utc >= _cutoff_moment(today, settings.cutoff, tz):
-        start = _advance(today, 1, dispatch_days, closed, origin)
+    start = start_day(settings, now)
     cutoff_utc = _cutoff_moment(start, settings.cutoff, tz)
 
     processing_min, processing_max, tags = _cart_processing(settings, item_tags)

@@ -8,7 +8,7 @@ from typing import Any
 
 from cxplugin.models import Order, Shop
 from cxplugin.promise import calculator as promise
-from cxplugin.promise import punctuality
+from cxplugin.promise import learning, punctuality
 from cxplugin.promise.product_tags import tags_for
 from cxplugin.shops import settings as shop_settings
 
@@ -42,14 +42,17 @@ def attach(shop: Shop, order: Order) -> None:
         order.promise_source, order.promise_rule = "none", "no promise"
         return
     product_ids = [li["product_id"] for li in order.line_items if li.get("product_id")]
-    result = promise.compute(
-        shop_settings.promise_settings(settings, shop.timezone, shop.country_code), order.placed_at,
-        promise.Destination(order.destination_country, order.destination_province, order.destination_zip),
-        item_tags=tags_for(shop, product_ids) if product_ids else [],
-    )
+    destination = promise.Destination(order.destination_country, order.destination_province, order.destination_zip)
+    mode = settings["promise"]["mode"]
+    choice = learning.promise_settings_for(
+        shop_settings.promise_settings(settings, shop.timezone, shop.country_code), mode,
+        learning.latest(shop.id, at=order.placed_at) if mode == "learned" else None, destination)
+    result = promise.compute(choice.settings, order.placed_at, destination,
+                             item_tags=tags_for(shop, product_ids) if product_ids else [])
     order.promise_earliest, order.promise_latest = result.earliest, result.latest
     order.promise_source = "computed" if result.served else "none"
     order.promise_rule = result.rule
+    order.promise_mode, order.promise_model_version = choice.mode, choice.model_version
 
 
 def summary(shop: Shop, order: Order) -> dict[str, Any]:

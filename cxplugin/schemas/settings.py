@@ -67,6 +67,11 @@ class PromiseSection(_Strict):
     zones = fields.List(fields.Nested(ZoneSettings), load_default=list, validate=validate.Length(max=50))
     default_zone = fields.Nested(ZoneSettings, load_default=None, allow_none=True)
     tag_rules = fields.List(fields.Nested(TagRuleSettings), load_default=list, validate=validate.Length(max=50))
+    # fixed: the ranges above; learned: ranges learned from the shop's deliveries (the ranges above where it knows
+    # nothing); suggest: fixed, while the admin shows what learned would promise.
+    mode = fields.String(load_default="fixed", validate=validate.OneOf(["fixed", "learned", "suggest"]))
+    target_on_time = fields.Float(load_default=0.95, validate=validate.Range(
+        0.5, 0.995, error="Choose a target between 50 % and 99.5 % (0.5 to 0.995)."))
 
     @validates("zones")
     def _unique_names(self, zones: list[dict[str, Any]], **_: Any) -> None:
@@ -139,6 +144,8 @@ def defaults(country: str | None) -> dict[str, Any]:
                 {"tag": "pre-order", "add_days": 0, "processing_days": {"min": 14, "max": 21}},
                 {"tag": "made-to-order", "add_days": 5, "processing_days": None},
             ],
+            "mode": "fixed",
+            "target_on_time": 0.95,
         },
         "surveys": {
             "enabled": True,

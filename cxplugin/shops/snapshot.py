@@ -22,8 +22,10 @@ from flask import current_app, has_app_context
 
 from cxplugin.extensions import db
 from cxplugin.logs import log
-from cxplugin.models import ChangeStamp, Product, SettingsVersion, Shop
+from cxplugin.models import ChangeStamp, Product, PromiseModel, SettingsVersion, Shop
+from cxplugin.promise import learning
 from cxplugin.promise import product_tags as products
+from cxplugin.promise.learning import LearnedRoutes
 from cxplugin.shops import settings as shop_settings
 
 TTL_SECONDS = 30.0
@@ -31,7 +33,7 @@ STAMP_CHECK_SECONDS = 1.0
 STAMP = "storefront"
 # Storefront answers are held per distinct query; past this many items everything is dropped at once.
 MAX_ITEMS = 20_000
-_WATCHED = (Shop, SettingsVersion, Product)
+_WATCHED = (Shop, SettingsVersion, Product, PromiseModel)
 _STALE = "cx_storefront_stale"
 
 T = TypeVar("T")
@@ -46,6 +48,7 @@ class ShopView:
     country_code: str | None
     primary_locale: str
     settings: dict[str, Any]
+    learned: LearnedRoutes | None = None  # the stored learned promise, held only when the shop uses it
 
 
 class _Held:
@@ -114,9 +117,10 @@ def _load_shop(domain: str) -> ShopView | None:
     shop = db.session.scalar(sa.select(Shop).where(Shop.domain == domain))
     if shop is None:
         return None
+    settings = shop_settings.current(shop)
     return ShopView(id=shop.id, domain=shop.domain, installed=shop.is_installed, timezone=shop.timezone,
-                    country_code=shop.country_code, primary_locale=shop.primary_locale,
-                    settings=shop_settings.current(shop))
+                    country_code=shop.country_code, primary_locale=shop.primary_locale, settings=settings,
+                    learned=learning.latest(shop.id) if settings["promise"].get("mode") == "learned" else None)
 
 
 def remembered(key: Any, build: Callable[[], T], still_good: Callable[[T], bool]) -> T:

@@ -1,0 +1,46 @@
+"""Admin JSON API for the learned promise: what it learned, how it would have done, and a rebuild on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from cxplugin.models.types import utcnow
+from cxplugin.promise import learning
+from cxplugin.shopify.auth import current_shop, require_session_token
+from cxplugin.shops import settings as shop_settings
+
+bp = Blueprint("admin_promise_api", __name__, url_prefix="/api/admin/promise")
+
+
+@bp.get("/learned")
+@require_session_token
+def learned() -> dict[str, Any]:
+    """The stored model's routes and, over the last 90 days, the learned promise beside the fixed one."""
+    shop = current_shop()
+    promise = shop_settings.current(shop)["promise"]
+    stored = learning.latest(shop.id)
+    comparison = learning.compare_recent(shop, utcnow())
+    return {
+        "mode": promise["mode"],
+        "target": promise["target_on_time"],
+        "model": None if stored is None else {
+            "version": stored.version, "built_at": stored.built_at.isoformat(), "deliveries": stored.deliveries,
+            "routes": [{"route": key, "processing_days": list(r.processing), "transit_days": list(r.transit),
+                        "deliveries": r.deliveries, "explanation": r.explanation}
+                       for key, r in sorted(stored.routes.items(), key=lambda item: -item[1].deliveries)],
+        },
+        "last_90_days": {"since": comparison.since, "learned": learning.summary_json(comparison.learned),
+                         "fixed": learning.summary_json(comparison.fixed)},
+    }
+
+
+@bp.post("/learn")
+@require_session_token
+def learn() -> tuple[dict[str, Any], int]:
+    """Rebuild the learned promise in the background; the answer says so at once."""
+    from cxplugin.tasks import rebuild_learned_promise
+
+    rebuild_learned_promise(current_shop().id)
+    return {"status": "queued"}, 202

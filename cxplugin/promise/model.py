@@ -1,0 +1,350 @@
+"""The promise learned from a shop's own deliveries. PURE: no I/O, no clock (``as_of`` is an argument).
+
+From delivered shipments it learns, per route, two distributions counted with the calculator's calendars:
+
+* processing — dispatch days from the day processing started (the calculator's start day: the order day before
+  the cutoff, else the next dispatch day) to the hand-off to the carrier;
+* transit — carrier days from the hand-off to the delivery (destination holidays excluded when the shop says so).
+
+Routes run from narrow to wide: zip area → region → country (each with the carrier, then without), then the
+promise zone of the settings, then the settings themselves (a uniform prior over their fixed range). A route that
+knows little borrows from the wider one in proportion to how little it knows (``PRIOR_WEIGHT`` deliveries' worth),
+and recent deliveries weigh more (half-life ``HALF_LIFE_DAYS``). The promise is then the pair of ranges whose
+sum meets the target on-time rate on the learned total (processing + transit), with the earliest date at a low
+quantile. :meth:`Model.route` answers in microseconds once built: nothing is learned per request.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+from cxplugin.promise.calculator import Destination, PromiseSettings, Zone, public_holidays, start_day
+
+MAX_DAYS = 120
+"""Longest processing or transit the model learns; a longer span is taken as bad data and dropped."""
+HALF_LIFE_DAYS = 90.0
+PRIOR_WEIGHT = 8.0
+"""How many deliveries' worth of belief a route gives to its wider route."""
+EARLIEST_QUANTILE = 0.10
+DEFAULT_TARGET = 0.95
+ANY = "*"
+_LOG2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivered shipment as the model reads it (times timezone-aware)."""
+
+    order_id: str
+    placed_at: datetime
+    shipped_at: datetime
+    delivered_at: datetime
+    country: str
+    region: str = ""
+    zip: str = ""
+    origin: str = ""
+    carrier: str = ""
+
+
+@dataclass(frozen=True)
+class Spans:
+    """A delivery in the calendars' units, or why it cannot be learned from."""
+
+    processing: int | None
+    transit: int | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutePromise:
+    """The learned ranges for one route, and where they came from."""
+
+    processing: tuple[int, int]
+    transit: tuple[int, int]
+    deliveries: int  # deliveries on the narrowest route that had any
+    route: str  # e.g. "BR-SP by correios"
+    explanation: str
+
+    def zone(self, name: str, regions: tuple[str, ...]) -> Zone:
+        return Zone(name=name, regions=regions, transit_min=self.transit[0], transit_max=self.transit[1])
+
+
+# ---- counting days with the calculator's calendars ---------------------------------------------------
+
+class _DayCounter:
+    """Counts qualifying days in (a, b]: weekdays in a set, minus closed dates and holidays, by arithmetic."""
+
+    def __init__(self, weekdays: frozenset[int], closed: frozenset[date], country: str | None) -> None:
+        self.weekdays = weekdays
+        self.closed = closed
+        self.country = country
+        self._excluded: dict[int, list[date]] = {}
+
+    def _excluded_in(self, year: int) -> list[date]:
+        held = self._excluded.get(year)
+        if held is None:
+            days = {d for d in self.closed if d.year == year}
+            if self.country:
+                days |= public_holidays(self.country, year)
+            held = sorted(d for d in days if d.weekday() in self.weekdays)
+            self._excluded[year] = held
+        return held
+
+    def count(self, a: date, b: date) -> int:
+        span = (b - a).days
+        if span <= 0:
+            return 0
+        weeks, rest = divmod(span, 7)
+        first = a.weekday()
+        total = weeks * len(self.weekdays) + sum(1 for i in range(1, rest + 1) if (first + i) % 7 in self.weekdays)
+        for year in range(a.year, b.year + 1):
+            excluded = self._excluded_in(year)
+            total -= bisect.bisect_right(excluded, b) - bisect.bisect_right(excluded, a)
+        return total
+
+
+@lru_cache(maxsize=256)
+def _counter(weekdays: frozenset[int], closed: frozenset[date], country: str | None) -> _DayCounter:
+    return _DayCounter(weekdays, closed, country)
+
+
+def spans(settings: PromiseSettings, delivery: Delivery) -> Spans:
+    """Processing dispatch days and transit carrier days of ``delivery``; a problem instead when its times
+    contradict each other (delivered before shipped, shipped before ordered) or run past ``MAX_DAYS``."""
+    if delivery.delivered_at < delivery.shipped_at:
+        return Spans(None, None, "delivered_before_shipped")
+    if delivery.shipped_at < delivery.placed_at:
+        return Spans(None, None, "shipped_before_ordered")
+    tz = settings._tz
+    start = start_day(settings, delivery.placed_at)
+    shipped_on = delivery.shipped_at.astimezone(tz).date()
+    delivered_on = delivery.delivered_at.astimezone(tz).date()
+    origin = settings.origin_country if settings.observe_origin_holidays else None
+    destination = delivery.country.upper() if settings.observe_destination_holidays and delivery.country else None
+    processing = _counter(settings.dispatch_weekdays, settings.closed_dates, origin).count(start, shipped_on)
+    transit = _counter(settings.carrier_weekdays, frozenset(), destination).count(shipped_on, delivered_on)
+    if processing > MAX_DAYS or transit > MAX_DAYS:
+        return Spans(None, None, "too_long")
+    return Spans(processing, transit)
+
+
+# ---- distributions ------------------------------------------------------------------------------------
+
+@dataclass
+class _Histogram:
+    """Recency-weighted counts per day; weights are stored grown by 2**(t/half-life) so adding never rescales."""
+
+    weights: dict[int, float] = field(default_factory=dict)
+    grown: float = 0.0
+    count: int = 0
+
+    def add(self, days: int, grown_weight: float) -> None:
+        self.weights[days] = self.weights.get(days, 0.0) + grown_weight
+        self.grown += grown_weight
+        self.count += 1
+
+
+Distribution = dict[int, float]  # day → probability
+
+
+def _mix(own: _Histogram | None, scale: float, wider: Distribution) -> Distribution:
+    """The route's own evidence (decayed by ``scale``) plus PRIOR_WEIGHT deliveries' worth of the wider route."""
+    if own is None or own.grown == 0.0:
+        return wider
+    n = own.grown * scale
+    total = n + PRIOR_WEIGHT
+    mixed = {day: PRIOR_WEIGHT * p / total for day, p in wider.items()}
+    for day, w in own.weights.items():
+        mixed[day] = mixed.get(day, 0.0) + w * scale / total
+    return mixed
+
+
+def _uniform(low: int, high: int) -> Distribution:
+    return {d: 1.0 / (high - low + 1) for d in range(low, high + 1)}
+
+
+def _convolve(a: Distribution, b: Distribution) -> Distribution:
+    out: Distribution = {}
+    for da, pa in a.items():
+        for db, pb in b.items():
+            out[da + db] = out.get(da + db, 0.0) + pa * pb
+    return out
+
+
+def quantile(distribution: Distribution, q: float) -> int:
+    """The smallest day whose cumulative probability reaches ``q`` (with a little slack for float sums)."""
+    running = 0.0
+    days = sorted(distribution)
+    for day in days:
+        running += distribution[day]
+        if running >= q - 1e-9:
+            return day
+    return days[-1]
+
+
+# ---- the model ----------------------------------------------------------------------------------------
+
+def _transit_keys(origin: str, country: str, region: str, area: str, carrier: str) -> list[tuple[str, ...]]:
+    """Narrow to wide, each once; the zone and the settings come after these."""
+    keys: list[tuple[str, ...]] = []
+    if area and region:
+        keys.append(("zip", origin, country, region, area, carrier))
+    if region:
+        keys += [("region", origin, country, region, carrier), ("region", origin, country, region, ANY)]
+    keys += [("country", origin, country, carrier), ("country", origin, country, ANY)]
+    return list(dict.fromkeys(keys))
+
+
+def zip_area(raw: str) -> str:
+    """The first three characters of a postal code: wide enough to learn from, narrow enough to matter."""
+    compact = "".join(ch for ch in raw.upper() if ch.isalnum())
+    return compact[:3]
+
+
+class Model:
+    """Histograms per route, fed deliveries in any order; :meth:`route` reads them as of a moment.
+
+    Feeding is incremental, so a walk-forward backtest adds each delivery once as time passes it."""
+
+    def __init__(self, settings: PromiseSettings) -> None:
+        self.settings = settings
+        self._transit: dict[tuple[str, ...], _Histogram] = {}
+        self._processing: dict[tuple[str, ...], _Histogram] = {}
+        self._zone_transit: dict[str, _Histogram] = {}
+        self.learned = 0
+        self.dropped: dict[str, int] = {}
+        self.latest_delivery: datetime | None = None
+
+    def add(self, delivery: Delivery) -> bool:
+        """Learn from one delivery; False (and counted in ``dropped``) when it cannot be learned from."""
+        measured = spans(self.settings, delivery)
+        if measured.problem is not None or measured.processing is None or measured.transit is None:
+            reason = measured.problem or "unknown"
+            self.dropped[reason] = self.dropped.get(reason, 0) + 1
+            return False
+        grown = math.exp(_days_since_epoch(delivery.delivered_at) * _LOG2 / HALF_LIFE_DAYS)
+        country, region = delivery.country.upper(), _region(delivery.country, delivery.region)
+        carrier = delivery.carrier.strip().lower()
+        area = zip_area(delivery.zip)
+        for origin in {delivery.origin.strip().lower(), ANY}:
+            for key in _transit_keys(origin, country, region, area, carrier):
+                self._transit.setdefault(key, _Histogram()).add(measured.transit, grown)
+            self._processing.setdefault((origin, carrier), _Histogram()).add(measured.processing, grown)
+            self._processing.setdefault((origin, ANY), _Histogram()).add(measured.processing, grown)
+        zone, _ = self.settings.zone_for(Destination(country, region))
+        if zone is not None:
+            self._zone_transit.setdefault(zone.name, _Histogram()).add(measured.transit, grown)
+        self.learned += 1
+        if self.latest_delivery is None or delivery.delivered_at > self.latest_delivery:
+            self.latest_delivery = delivery.delivered_at
+        return True
+
+    def route(self, as_of: datetime, destination: Destination, *, carrier: str | None = None,
+              origin: str | None = None, target: float = DEFAULT_TARGET) -> RoutePromise | None:
+        """The learned ranges for an order placed at ``as_of`` to ``destination``; None when the settings do not
+        serve the destination (the learned promise never serves what the merchant does not)."""
+        zone, _ = self.settings.zone_for(destination)
+        if zone is None:
+            return None
+        scale = math.exp(-_days_since_epoch(as_of) * _LOG2 / HALF_LIFE_DAYS)
+        country = destination.country.upper()
+        region = _region(destination.country, destination.region or "")
+        route_origin = (origin or ANY).strip().lower() or ANY
+        route_carrier = (carrier or ANY).strip().lower() or ANY
+
+        transit = _mix(self._zone_transit.get(zone.name), scale, _uniform(zone.transit_min, zone.transit_max))
+        named, deliveries = f"zone {zone.name}", 0
+        for key in reversed(_transit_keys(route_origin, country, region, zip_area(destination.zip or ""),
+                                          route_carrier)):
+            own = self._transit.get(key)
+            transit = _mix(own, scale, transit)
+            if own is not None and own.count:
+                named, deliveries = _describe(key), own.count
+        processing = _mix(self._processing.get((ANY, ANY)), scale,
+                          _uniform(self.settings.processing_min, self.settings.processing_max))
+        processing = _mix(self._processing.get((route_origin, ANY)), scale, processing)
+        processing = _mix(self._processing.get((route_origin, route_carrier)), scale, processing)
+
+        knows_route = any(self._transit.get(k) for k in _transit_keys(
+            route_origin, country, region, zip_area(destination.zip or ""), route_carrier))
+        if not knows_route and zone.name not in self._zone_transit and not self._processing:
+            # Nothing learned that bears on this order: the merchant's fixed ranges, unchanged.
+            return RoutePromise((self.settings.processing_min, self.settings.processing_max),
+                                (zone.transit_min, zone.transit_max), 0, named,
+                                f"no deliveries learned for {named}: the settings' ranges")
+        total = _convolve(processing, transit)
+        latest_total = quantile(total, target)
+        earliest_total = min(quantile(total, EARLIEST_QUANTILE), latest_total)
+        p_max = min(quantile(processing, target), latest_total)
+        t_max = latest_total - p_max
+        p_min = min(quantile(processing, EARLIEST_QUANTILE), p_max)
+        t_min = min(max(earliest_total - p_min, 0), t_max)
+        explanation = (f"learned from {deliveries} deliveries {named}" if deliveries
+                       else f"no deliveries learned for {named}: the settings' ranges")
+        return RoutePromise((p_min, p_max), (t_min, t_max), deliveries, named, explanation)
+
+    def on_time_probability(self, as_of: datetime, destination: Destination, transit_days_so_far: int,
+                            days_left: int, *, carrier: str | None = None) -> float | None:
+        """P(transit ≤ so_far + left | transit > so_far) on the route's learned transit: how likely a parcel that
+        has been in transit ``transit_days_so_far`` carrier days arrives within ``days_left`` more."""
+        zone, _ = self.settings.zone_for(destination)
+        if zone is None:
+            return None
+        scale = math.exp(-_days_since_epoch(as_of) * _LOG2 / HALF_LIFE_DAYS)
+        transit = _mix(self._zone_transit.get(zone.name), scale, _uniform(zone.transit_min, zone.transit_max))
+        country = destination.country.upper()
+        region = _region(destination.country, destination.region or "")
+        for key in reversed(_transit_keys(ANY, country, region, zip_area(destination.zip or ""),
+                                          (carrier or ANY).strip().lower() or ANY)):
+            transit = _mix(self._transit.get(key), scale, transit)
+        beyond = sum(p for d, p in transit.items() if d > transit_days_so_far)
+        if beyond <= 0:
+            return 0.0
+        within = sum(p for d, p in transit.items() if transit_days_so_far < d <= transit_days_so_far + days_left)
+        return within / beyond
+
+    def routes(self) -> Iterator[tuple[str, str, str]]:
+        """The (country, region, carrier) routes the model has seen without an origin, for storing its answers."""
+        for key in self._transit:
+            if key[1] != ANY:
+                continue
+            if key[0] == "region":
+                yield key[2], key[3], key[4]
+            elif key[0] == "country":
+                yield key[2], "", key[3]
+
+
+def _region(country: str, region: str) -> str:
+    region = region.strip().upper()
+    prefix = country.strip().upper() + "-"
+    return region[len(prefix):] if region.startswith(prefix) else region
+
+
+def _describe(key: tuple[str, ...]) -> str:
+    kind = key[0]
+    place = {"zip": lambda k: f"to {k[2]}-{k[3]} {k[4]}xx", "region": lambda k: f"to {k[2]}-{k[3]}",
+             "country": lambda k: f"to {k[2]}"}[kind](key)
+    carrier = key[-1]
+    origin = key[1]
+    text = place + (f" by {carrier}" if carrier not in (ANY, "") else "")
+    return text + (f" from {origin}" if origin not in (ANY, "") else "")
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _days_since_epoch(moment: datetime) -> float:
+    return (moment - _EPOCH) / timedelta(days=1)
+
+
+def learn(settings: PromiseSettings, deliveries: Iterable[Delivery]) -> Model:
+    """A model fed with every delivery given."""
+    model = Model(settings)
+    for delivery in deliveries:
+        model.add(delivery)
+    return model
