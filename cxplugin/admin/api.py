@@ -34,6 +34,9 @@ def save_settings() -> dict[str, Any] | tuple[Response, int]:
         return shop_settings.update(current_shop(), patch)
     except ValidationError as exc:
         return jsonify(status=422, message="Some settings are not valid.", errors=exc.messages), 422
+    except shop_settings.ConcurrentSaves:
+        return jsonify(status=409, message="The settings were being saved elsewhere at the same time. "
+                                           "Reload them and save again."), 409
 
 
 @bp.get("/orders/<int:shopify_order_id>")
