@@ -18,11 +18,13 @@ from tests.conftest import Send
 from tests.shopify_signing import fixture, proxy_query, session_token
 from tests.test_surveys import ORDER_ID
 
-AUTH = {"Authorization": f"Bearer {session_token()}"}
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {session_token()}"}  # fresh: a session token lives a minute
 
 
 def put(client: FlaskClient, promise: dict[str, Any]) -> Any:
-    return client.put("/api/admin/settings", json={"promise": promise}, headers=AUTH)
+    return client.put("/api/admin/settings", json={"promise": promise}, headers=auth())
 
 
 def versions(app: Flask) -> int:
@@ -98,6 +100,6 @@ def test_a_year_closed_gives_the_storefront_an_unserved_promise_and_orders_still
             ("orders/create", EventStatus.DONE, None), ("fulfillments/update", EventStatus.DONE, None)]
         survey = db.session.scalars(sa.select(Survey)).one()
         assert survey.status == SurveyStatus.SCHEDULED
-    held = client.get(f"/api/admin/orders/{ORDER_ID}", headers=AUTH).get_json()
+    held = client.get(f"/api/admin/orders/{ORDER_ID}", headers=auth()).get_json()
     assert (held["promise"]["source"], held["promise"]["latest"]) == ("none", None)
     assert "no dispatch day" in held["promise"]["rule"]
