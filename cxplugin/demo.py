@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from flask import Blueprint, Response, abort, current_app, redirect, request
@@ -34,9 +34,25 @@ def session_token(shop_domain: str, lifetime: int = 60) -> str:
     return jwt.encode(claims, current_app.config["SHOPIFY_API_SECRET"], algorithm="HS256")
 
 
+_LOOPBACK = {"127.0.0.1", "::1"}
+_LOCAL_NAMES = {"localhost", *_LOOPBACK}
+_FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP")
+
+
+def is_local_request() -> bool:
+    """A browser on this machine talking to the app directly. Behind a reverse proxy on the same host
+    every request comes from the loopback address, so a forwarding header or a Host that is not a
+    local name means the request came from elsewhere."""
+    if request.remote_addr not in _LOOPBACK:
+        return False
+    if any(name in request.headers for name in _FORWARDING_HEADERS):
+        return False
+    return urlsplit(f"//{request.host}").hostname in _LOCAL_NAMES
+
+
 @bp.before_request
 def local_only() -> None:
-    if not current_app.config["CX_DEMO"] or request.remote_addr not in {"127.0.0.1", "::1"}:
+    if not current_app.config["CX_DEMO"] or not is_local_request():
         abort(404)
 
 

@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ def webhook_headers(topic: str, body: bytes, *, shop: str = SHOP, event_id: str 
         "X-Shopify-API-Version": api_version,
         "X-Shopify-Webhook-Id": secrets.token_hex(16),
         "X-Shopify-Event-Id": event_id or secrets.token_hex(16),
-        "X-Shopify-Triggered-At": triggered_at or time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
+        # Nanoseconds, as Shopify writes them (here microseconds padded): events are ordered within a second.
+        "X-Shopify-Triggered-At": triggered_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),
     }
     return {k.lower(): v for k, v in headers.items()} if lower else headers
 

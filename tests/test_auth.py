@@ -96,3 +96,36 @@ def test_the_shop_comes_from_the_token_not_from_parameters(client: FlaskClient, 
     response = client.get(f"/api/admin/data-requests?shop={SHOP}", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
 
+
+
+def test_app_home_redirects_to_the_app_url_whatever_host_the_request_names(client: FlaskClient) -> None:
+    response = client.get("/admin?embedded=1&shop=" + SHOP, headers={"Host": "evil.example"})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("https://cx.example.test/auth/patch-id-token?")
+    assert "evil.example" not in location
+
+
+def test_the_token_refresh_page_names_only_the_shop_and_shopify_admin_as_frame_ancestors(
+        client: FlaskClient) -> None:
+    page = client.get(f"/auth/patch-id-token?shop={SHOP}&shopify-reload=%2Fadmin")
+    assert page.status_code == 200
+    assert page.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
+
+
+@pytest.mark.parametrize("shop", ["evil.example%20*", "evil.example", "x.myshopify.com.evil.example",
+                                  "-x.myshopify.com", "X.MYSHOPIFY.COM%3B%20script-src%20*", ""])
+def test_the_token_refresh_page_refuses_a_shop_that_is_not_a_myshopify_domain(client: FlaskClient,
+                                                                                shop: str) -> None:
+    page = client.get(f"/auth/patch-id-token?shop={shop}&shopify-reload=%2Fadmin")
+    assert page.status_code == 400
+    assert "Content-Security-Policy" not in page.headers
+    assert "myshopify.com" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["https%3A%2F%2Fevil.example%2Fadmin", "%2F%2Fevil.example%2Fadmin",
+                                    "javascript%3Aalert(1)"])
+def test_the_token_refresh_page_reloads_only_pages_of_this_app(client: FlaskClient, target: str) -> None:
+    assert client.get(f"/auth/patch-id-token?shop={SHOP}&shopify-reload={target}").status_code == 400
+    absolute = "https%3A%2F%2Fcx.example.test%2Fadmin%3Fembedded%3D1"
+    assert client.get(f"/auth/patch-id-token?shop={SHOP}&shopify-reload={absolute}").status_code == 200

@@ -594,10 +594,18 @@ def test_invalid_zones_and_rules_are_rejected() -> None:
         TagRule("x", processing=(5, 4))
 
 
-def test_a_year_without_dispatch_days_raises_instead_of_looping() -> None:
-    shop = replace(NL_SHOP, closed_dates=frozenset(date(2026, 6, 1) + timedelta(days=n) for n in range(400)))
-    with pytest.raises(ValueError, match="no qualifying day within 366 days"):
-        compute(shop, datetime(2026, 6, 9, 10, 0, tzinfo=AMS), NL)
+def test_a_year_without_dispatch_days_is_an_unserved_promise_not_an_error() -> None:
+    shop = replace(NL_SHOP, closed_dates=frozenset(date(2026, 11, 1) + timedelta(days=n) for n in range(800)))
+    promise = compute(shop, datetime(2026, 11, 30, 10, 0, tzinfo=AMS), NL)
+    assert (promise.served, promise.reason, promise.earliest, promise.latest) == (False, "no_dispatch_day", None, None)
+    assert promise.rule == "zone:Domestic: no dispatch day within 366 days"
+
+
+def test_processing_longer_than_the_open_days_of_a_year_is_an_unserved_promise() -> None:
+    # Closed for ten months starting a week after the order: the 30 processing days cannot be counted.
+    shop = replace(NL_SHOP, processing_min=30, processing_max=30,
+                   closed_dates=frozenset(date(2026, 6, 15) + timedelta(days=n) for n in range(370)))
+    assert compute(shop, datetime(2026, 6, 8, 10, 0, tzinfo=AMS), NL).reason == "no_dispatch_day"
 
 
 def test_settings_and_zones_are_hashable_values() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 
 from cxplugin.extensions import db
 from cxplugin.models import SettingsVersion
+from cxplugin.shops import settings as shop_settings
 from tests.shopify_signing import session_token
 
 
@@ -80,3 +82,47 @@ def test_malformed_json_is_400(client: FlaskClient, shop: str) -> None:
 def test_settings_need_a_session_token(client: FlaskClient, shop: str) -> None:
     assert client.get("/api/admin/settings").status_code == 401
     assert client.put("/api/admin/settings", json={}).status_code == 401
+
+
+def save_twice_at_once(app: Flask) -> dict[str, int]:
+    """Two PUTs that both read the latest version before either writes; each one's status by what it sets."""
+    barrier = threading.Barrier(2, timeout=10)
+    held: set[int] = set()
+
+    def both_have_read(session: Any, *_: Any) -> None:
+        # Each request's first write of a version waits until the other request has also got that far.
+        if any(isinstance(o, SettingsVersion) for o in session.new) and threading.get_ident() not in held:
+            held.add(threading.get_ident())
+            barrier.wait()
+
+    answers: dict[str, int] = {}
+
+    def save(patch: dict[str, Any], name: str) -> None:
+        answers[name] = call(app.test_client(), "PUT", patch).status_code
+
+    sa.event.listen(db.session, "before_flush", both_have_read)
+    try:
+        threads = [threading.Thread(target=save, args=({"promise": {"cutoff": "16:30"}}, "cutoff")),
+                   threading.Thread(target=save, args=({"surveys": {"delay_days": 5}}, "delay"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sa.event.remove(db.session, "before_flush", both_have_read)
+    return answers
+
+
+def test_two_saves_at_once_both_land_as_consecutive_versions(app: Flask, client: FlaskClient, shop: str) -> None:
+    assert save_twice_at_once(app) == {"cutoff": 200, "delay": 200}
+    with app.app_context():
+        assert list(db.session.scalars(sa.select(SettingsVersion.version).order_by(SettingsVersion.version))) == [1, 2]
+    now = call(client, "GET").get_json()
+    assert (now["promise"]["cutoff"], now["surveys"]["delay_days"]) == ("16:30", 5)  # neither save is lost
+
+
+def test_a_save_that_keeps_colliding_is_409_with_a_message(app: Flask, client: FlaskClient, shop: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shop_settings, "_SAVE_ATTEMPTS", 1)
+    assert sorted(save_twice_at_once(app).values()) == [200, 409]
+    assert versions(app) == 1

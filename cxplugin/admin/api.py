@@ -34,6 +34,9 @@ def save_settings() -> dict[str, Any] | tuple[Response, int]:
         return shop_settings.update(current_shop(), patch)
     except ValidationError as exc:
         return jsonify(status=422, message="Some settings are not valid.", errors=exc.messages), 422
+    except shop_settings.ConcurrentSaves:
+        return jsonify(status=409, message="The settings were being saved elsewhere at the same time. "
+                                           "Reload them and save again."), 409
 
 
 @bp.get("/orders/<int:shopify_order_id>")
@@ -73,13 +76,16 @@ def data_request(request_id: int) -> dict[str, Any]:
 @require_session_token
 def responses() -> dict[str, Any]:
     """Survey answers, newest first."""
-    rows = db.session.scalars(sa.select(Survey).where(Survey.shop_id == current_shop().id,
-                                                      Survey.status == SurveyStatus.ANSWERED)
-                              .order_by(Survey.answered_at.desc()).limit(500))
+    # One query: the answers with their orders' ids and names (not one order load per answer).
+    rows = db.session.execute(
+        sa.select(Order.shopify_id, Order.name, Survey.csat, Survey.nps, Survey.comment, Survey.answered_at)
+        .join(Order, (Order.id == Survey.order_id) & (Order.shop_id == Survey.shop_id))
+        .where(Survey.shop_id == current_shop().id, Survey.status == SurveyStatus.ANSWERED)
+        .order_by(Survey.answered_at.desc()).limit(500))
     return {"responses": [
-        {"order_id": s.order.shopify_id, "order_name": s.order.name, "csat": s.csat, "nps": s.nps,
-         "comment": s.comment, "answered_at": s.answered_at.isoformat() if s.answered_at else None}
-        for s in rows
+        {"order_id": r.shopify_id, "order_name": r.name, "csat": r.csat, "nps": r.nps,
+         "comment": r.comment, "answered_at": r.answered_at.isoformat() if r.answered_at else None}
+        for r in rows
     ]}
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, make_response, render_template
+from flask import Blueprint, Response, current_app, make_response, render_template, request
 
 from cxplugin.admin.overview import overview
 from cxplugin.logs import log
-from cxplugin.shopify.auth import PATCH_ID_TOKEN_PATH, to_response
-from cxplugin.shopify.client import http_client, request_input, shopify_app
+from cxplugin.shopify.auth import PATCH_ID_TOKEN_PATH, app_home_input, is_own_path, is_shop_domain, to_response
+from cxplugin.shopify.client import http_client, shopify_app
 from cxplugin.shops.lifecycle import find_shop, store_exchanged_token
 
 bp = Blueprint("admin_pages", __name__)
@@ -15,13 +15,23 @@ bp = Blueprint("admin_pages", __name__)
 
 @bp.get(PATCH_ID_TOKEN_PATH)
 def patch_id_token() -> Response:
-    """Shopify's page that fetches a fresh session token and reloads the requested page."""
-    return to_response(shopify_app().app_home_patch_id_token(request_input()).response)
+    """Shopify's page that fetches a fresh session token and reloads the requested page.
+
+    The page's Content-Security-Policy names the shop from the query, so only a shop's myshopify.com
+    domain is taken; the reload target must be a page of this app.
+    """
+    if not is_shop_domain(request.args.get("shop")):
+        return Response("This page needs the shop's myshopify.com domain (shop=name.myshopify.com). "
+                        "Open the app from Shopify admin.", status=400, mimetype="text/plain")
+    if not is_own_path(request.args.get("shopify-reload", "")):
+        return Response("This page reloads pages of this app only (shopify-reload=/admin…). "
+                        "Open the app from Shopify admin.", status=400, mimetype="text/plain")
+    return to_response(shopify_app().app_home_patch_id_token(app_home_input()).response)
 
 
 @bp.get("/admin")
 def home() -> Response:
-    result = shopify_app().verify_app_home_req(request_input(), app_home_patch_id_token_path=PATCH_ID_TOKEN_PATH)
+    result = shopify_app().verify_app_home_req(app_home_input(), app_home_patch_id_token_path=PATCH_ID_TOKEN_PATH)
     if not result.ok or not result.shop:
         return to_response(result.response)
     shop = find_shop(result.shop)

@@ -26,8 +26,9 @@ The counting rules, which every shop must be able to predict by hand from a cale
 
 Guards against endless loops: settings are validated at construction (``__post_init__`` raises ``ValueError`` for
 empty or out-of-range weekday sets, negative or inverted day ranges, an unknown time zone, ...), and any day search
-that finds no valid day within :data:`MAX_SEARCH_DAYS` consecutive days (say every date of a year is closed) raises
-``ValueError`` from :func:`compute`.
+that finds no valid day within :data:`MAX_SEARCH_DAYS` consecutive days (say every date of a year is closed) gives
+up: :func:`compute` then answers a promise with ``served=False`` and the reason ``"no_dispatch_day"`` (or
+``"no_delivery_day"``). A shop's settings never make :func:`compute` raise; only a naive ``now`` does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import holidays
 __all__ = [
     "MAX_SEARCH_DAYS",
     "Destination",
+    "NoQualifyingDay",
     "Promise",
     "PromiseSettings",
     "TagRule",
@@ -235,18 +237,14 @@ class Promise:
     rule: str
 
 
-_NOT_SERVED = Promise(
-    served=False,
-    reason="destination_not_served",
-    earliest=None,
-    latest=None,
-    dispatch_earliest=None,
-    dispatch_latest=None,
-    cutoff_at=None,
-    seconds_to_cutoff=None,
-    zone=None,
-    rule="not served",
-)
+def _unserved(reason: str, zone: str | None = None) -> Promise:
+    # The rule says why to the merchant: "not served" (no zone), or which day could not be found.
+    rule = "not served" if zone is None else f"zone:{zone}: {reason.replace('_', ' ')} within {MAX_SEARCH_DAYS} days"
+    return Promise(served=False, reason=reason, earliest=None, latest=None, dispatch_earliest=None,
+                   dispatch_latest=None, cutoff_at=None, seconds_to_cutoff=None, zone=zone, rule=rule)
+
+
+_NOT_SERVED = _unserved("destination_not_served")
 
 
 def _is_open(day: date, weekdays: frozenset[int], closed: frozenset[date], country: str | None) -> bool:
@@ -255,6 +253,10 @@ def _is_open(day: date, weekdays: frozenset[int], closed: frozenset[date], count
         and day not in closed
         and (country is None or day not in public_holidays(country, day.year))
     )
+
+
+class NoQualifyingDay(Exception):
+    """A day search found nothing within MAX_SEARCH_DAYS days; compute turns it into an unserved promise."""
 
 
 def _advance(day: date, count: int, weekdays: frozenset[int], closed: frozenset[date], country: str | None) -> date:
@@ -270,7 +272,7 @@ def _advance(day: date, count: int, weekdays: frozenset[int], closed: frozenset[
             if day.weekday() in weekdays and day not in closed and day not in holidays_:
                 break
         else:
-            raise ValueError(
+            raise NoQualifyingDay(
                 f"no qualifying day within {MAX_SEARCH_DAYS} days after {day - MAX_SEARCH_DAYS * _ONE_DAY} "
                 f"(weekdays {sorted(weekdays)}, {len(closed)} closed dates, holidays of {country or 'nowhere'})"
             )
@@ -337,7 +339,8 @@ def _cart_processing(settings: PromiseSettings, item_tags: Sequence[Iterable[str
 
 def start_day(settings: PromiseSettings, now: datetime) -> date:
     """The day processing starts for an order placed at ``now`` (aware): that day when it is a dispatch day and
-    ``now`` is before its cutoff moment, else the next dispatch day."""
+    ``now`` is before its cutoff moment, else the next dispatch day. Raises :class:`NoQualifyingDay` when no dispatch
+    day comes within :data:`MAX_SEARCH_DAYS` days."""
     tz = settings._tz
     now_utc = now.astimezone(UTC)
     today = now_utc.astimezone(tz).date()
@@ -361,8 +364,9 @@ def compute(
 
     ``method`` is a shipping method handle; when the matching zone lists it, its transit days replace the zone's.
     ``item_tags`` holds one tag collection per cart item (a product page is one item; a comma-separated string is
-    accepted as one item's tags); no items means no tag rules. Raises ``ValueError`` for a naive ``now`` or when no
-    dispatch/delivery day exists within :data:`MAX_SEARCH_DAYS` days."""
+    accepted as one item's tags); no items means no tag rules. When no dispatch (or delivery) day exists within
+    :data:`MAX_SEARCH_DAYS` days, the answer is unserved with reason ``"no_dispatch_day"`` (``"no_delivery_day"``).
+    Raises ``ValueError`` for a naive ``now`` only."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     zone, is_default = settings.zone_for(destination)
@@ -375,12 +379,14 @@ def compute(
     closed = settings.closed_dates
     origin = settings.origin_country if settings.observe_origin_holidays else None
 
-    start = start_day(settings, now)
-    cutoff_utc = _cutoff_moment(start, settings.cutoff, tz)
-
     processing_min, processing_max, tags = _cart_processing(settings, item_tags)
-    dispatch_earliest = _advance(start, processing_min, dispatch_days, closed, origin)
-    dispatch_latest = _advance(dispatch_earliest, processing_max - processing_min, dispatch_days, closed, origin)
+    try:
+        start = start_day(settings, now)
+        dispatch_earliest = _advance(start, processing_min, dispatch_days, closed, origin)
+        dispatch_latest = _advance(dispatch_earliest, processing_max - processing_min, dispatch_days, closed, origin)
+    except NoQualifyingDay:
+        return _unserved("no_dispatch_day", zone.name)
+    cutoff_utc = _cutoff_moment(start, settings.cutoff, tz)
 
     parts = ["default zone" if is_default else f"zone:{zone.name}"]
     transit = zone.methods.get(method) if method is not None else None
@@ -392,8 +398,11 @@ def compute(
 
     carrier_days = settings.carrier_weekdays
     destination_country = destination.country.strip().upper() if settings.observe_destination_holidays else None
-    earliest = _advance(dispatch_earliest, transit[0], carrier_days, _NO_DATES, destination_country)
-    latest = _advance(dispatch_latest, transit[1], carrier_days, _NO_DATES, destination_country)
+    try:
+        earliest = _advance(dispatch_earliest, transit[0], carrier_days, _NO_DATES, destination_country)
+        latest = _advance(dispatch_latest, transit[1], carrier_days, _NO_DATES, destination_country)
+    except NoQualifyingDay:
+        return _unserved("no_delivery_day", zone.name)
 
     return Promise(
         served=True,

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-from cxplugin.promise.calculator import Destination, PromiseSettings, Zone, public_holidays, start_day
+from cxplugin.promise.calculator import (
+    Destination,
+    NoQualifyingDay,
+    PromiseSettings,
+    Zone,
+    public_holidays,
+    start_day,
+)
 
 MAX_DAYS = 120
 """Longest processing or transit the model learns; a longer span is taken as bad data and dropped."""
@@ -131,7 +138,10 @@ def spans(settings: PromiseSettings, delivery: Delivery) -> Spans:
     if delivery.shipped_at < delivery.placed_at:
         return Spans(None, None, "shipped_before_ordered")
     tz = settings._tz
-    start = start_day(settings, delivery.placed_at)
+    try:
+        start = start_day(settings, delivery.placed_at)
+    except NoQualifyingDay:
+        return Spans(None, None, "no_dispatch_day")
     shipped_on = delivery.shipped_at.astimezone(tz).date()
     delivered_on = delivery.delivered_at.astimezone(tz).date()
     origin = settings.origin_country if settings.observe_origin_holidays else None

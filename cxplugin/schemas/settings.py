@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
@@ -13,6 +13,9 @@ from cxplugin import outbound
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _MAX_DAYS = 120
+# Closed dates the calculator can count around: a year's worth, none beyond two years from today.
+_MAX_CLOSED_DATES = 366
+_CLOSED_DATES_AHEAD = timedelta(days=2 * 366)
 
 
 class _Strict(Schema):
@@ -60,7 +63,9 @@ class PromiseSection(_Strict):
     cutoff = fields.String(required=True, validate=validate.Regexp(_CUTOFF, error="Use 24-hour time, e.g. 14:00."))
     processing_days = fields.Nested(DayRange, required=True)
     dispatch_weekdays = _weekdays()
-    closed_dates = fields.List(fields.Date(), load_default=list)
+    closed_dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(
+        max=_MAX_CLOSED_DATES, error=f"At most {_MAX_CLOSED_DATES} closed dates: remove past ones, and for a longer "
+                                     "closure turn the delivery promise off instead."))
     carrier_weekdays = _weekdays()
     observe_origin_holidays = fields.Boolean(load_default=True)
     observe_destination_holidays = fields.Boolean(load_default=True)
@@ -72,6 +77,14 @@ class PromiseSection(_Strict):
     mode = fields.String(load_default="fixed", validate=validate.OneOf(["fixed", "learned", "suggest"]))
     target_on_time = fields.Float(load_default=0.95, validate=validate.Range(
         0.5, 0.995, error="Choose a target between 50 % and 99.5 % (0.5 to 0.995)."))
+
+    @validates("closed_dates")
+    def _closed_dates_near(self, dates: list[date], **_: Any) -> None:
+        limit = datetime.now(UTC).date() + _CLOSED_DATES_AHEAD
+        far = [d.isoformat() for d in dates if d > limit]
+        if far:
+            raise ValidationError(f"Closed dates may be at most two years ahead (until {limit.isoformat()}): "
+                                  f"{', '.join(far[:5])}{' …' if len(far) > 5 else ''}.")
 
     @validates("zones")
     def _unique_names(self, zones: list[dict[str, Any]], **_: Any) -> None:

@@ -10,6 +10,7 @@ from flask import current_app
 from shopify_app import TokenExchangeAccessToken
 
 from cxplugin.extensions import db
+from cxplugin.logs import log
 from cxplugin.models import Shop
 from cxplugin.models.types import utcnow
 from cxplugin.shopify.admin_api import AdminApiError, ShopDetails, fetch_shop_details, register_webhooks
@@ -30,15 +31,17 @@ def _parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def store_exchanged_token(domain: str, token: TokenExchangeAccessToken) -> Shop:
-    """Record an offline token from token exchange; (re)installs the shop."""
+def store_exchanged_token(domain: str, token: TokenExchangeAccessToken, *, refreshed: bool = False) -> Shop:
+    """Record an offline token from token exchange: an install or re-install (the moment is kept as
+    ``installed_at``), or with ``refreshed`` the renewal of an installed shop's token (no new install)."""
     shop = find_shop(domain) or Shop(domain=shop_domain(domain))
     shop.access_token = token.token
     shop.access_token_expires_at = _parse_iso(token.expires)
     shop.refresh_token = token.refresh_token
     shop.refresh_token_expires_at = _parse_iso(token.refresh_token_expires)
     shop.scopes = token.scope or ""
-    _mark_installed(shop)
+    if not refreshed or shop.installed_at is None:
+        _mark_installed(shop)
     db.session.add(shop)
     db.session.commit()
     return shop
@@ -66,8 +69,9 @@ def add_shop(domain: str, token: str, timezone: str | None = None, country: str 
 
 
 def _mark_installed(shop: Shop) -> None:
-    if shop.installed_at is None or shop.uninstalled_at is not None:
-        shop.installed_at = utcnow()
+    # Every install moves installed_at, even when the uninstall before it is still in the queue:
+    # that app/uninstalled is then older than the install and is ignored (see mark_uninstalled).
+    shop.installed_at = utcnow()
     shop.uninstalled_at = None
 
 
@@ -80,13 +84,22 @@ def apply_details(shop: Shop, details: ShopDetails) -> None:
     shop.primary_locale = details.primary_locale
 
 
-def mark_uninstalled(shop: Shop, at: datetime) -> None:
-    """The app was removed: forget the credentials and stop all work for the shop."""
+def mark_uninstalled(shop: Shop, at: datetime) -> bool:
+    """The app was removed at ``at``: forget the credentials and stop all work for the shop.
+
+    An uninstall from before the shop's last install (the merchant installed again before the event
+    was processed) changes nothing: the token we hold is the new install's. Returns whether it applied.
+    """
+    if shop.installed_at is not None and at < shop.installed_at:
+        log("uninstall older than the last install ignored", shop=shop.domain, uninstalled_at=at.isoformat(),
+            installed_at=shop.installed_at.isoformat())
+        return False
     shop.uninstalled_at = at
     shop.access_token = None
     shop.access_token_expires_at = None
     shop.refresh_token = None
     shop.refresh_token_expires_at = None
+    return True
 
 
 def apply_shop_update(shop: Shop, payload: dict[str, Any]) -> None:
@@ -125,7 +138,7 @@ def ensure_fresh_token(shop: Shop) -> str:
     if not result.ok:
         raise AdminApiError(result.log.code, result.log.detail)
     if result.access_token is not None:
-        store_exchanged_token(shop.domain, result.access_token)
+        store_exchanged_token(shop.domain, result.access_token, refreshed=True)
     assert shop.access_token is not None
     return shop.access_token
 

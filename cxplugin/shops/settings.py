@@ -51,18 +51,33 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class ConcurrentSaves(Exception):
+    """Other saves of the same shop's settings kept taking the next version number."""
+
+
+_SAVE_ATTEMPTS = 5
+
+
 def update(shop: Shop, patch: dict[str, Any]) -> dict[str, Any]:
     """Validate ``patch`` merged onto the current settings and save it as a new version.
 
     Raises marshmallow.ValidationError (with a message per field) and saves nothing when invalid.
+    When another save takes the version number first, ``patch`` is merged onto that save and stored
+    as the next version (so neither is lost); ConcurrentSaves after a few such collisions in a row.
     """
-    loaded = schema.SettingsSchema().load(merge(current(shop), patch))
-    data = schema.dump(loaded)
-    latest = _latest(shop)
-    db.session.add(SettingsVersion(shop_id=shop.id, version=(latest.version + 1) if latest else 1, data=data,
-                                   effective_from=utcnow()))
-    db.session.commit()
-    return data
+    shop_id = shop.id
+    for _ in range(_SAVE_ATTEMPTS):
+        loaded = schema.SettingsSchema().load(merge(current(shop), patch))
+        data = schema.dump(loaded)
+        latest = _latest(shop)
+        db.session.add(SettingsVersion(shop_id=shop_id, version=(latest.version + 1) if latest else 1, data=data,
+                                       effective_from=utcnow()))
+        try:
+            db.session.commit()
+            return data
+        except sa.exc.IntegrityError:
+            db.session.rollback()  # the (shop, version) key: another save came first
+    raise ConcurrentSaves(f"settings of shop {shop_id}: {_SAVE_ATTEMPTS} saves collided in a row")
 
 
 def promise_settings(data: dict[str, Any], timezone: str, country: str | None) -> promise.PromiseSettings:
