@@ -76,6 +76,8 @@ class RoutePromise:
     deliveries: int  # deliveries on the narrowest route that had any
     route: str  # e.g. "BR-SP by correios"
     explanation: str
+    # The learned transit: (carrier days, probability), for judging parcels on their way (see arrival_probability).
+    transit_distribution: tuple[tuple[int, float], ...] = ()
 
     def zone(self, name: str, regions: tuple[str, ...]) -> Zone:
         return Zone(name=name, regions=regions, transit_min=self.transit[0], transit_max=self.transit[1])
@@ -101,6 +103,14 @@ class _DayCounter:
             held = sorted(d for d in days if d.weekday() in self.weekdays)
             self._excluded[year] = held
         return held
+
+    def on_or_after(self, day: date) -> date:
+        """``day`` when it qualifies, else the next day that does (a week of closed days is looked past)."""
+        for _ in range(MAX_DAYS):
+            if day.weekday() in self.weekdays and day not in self._excluded_in(day.year):
+                return day
+            day += timedelta(days=1)
+        return day
 
     def count(self, a: date, b: date) -> int:
         span = (b - a).days
@@ -136,8 +146,13 @@ def spans(settings: PromiseSettings, delivery: Delivery) -> Spans:
     delivered_on = delivery.delivered_at.astimezone(tz).date()
     origin = settings.origin_country if settings.observe_origin_holidays else None
     destination = delivery.country.upper() if settings.observe_destination_holidays and delivery.country else None
-    processing = _counter(settings.dispatch_weekdays, settings.closed_dates, origin).count(start, shipped_on)
-    transit = _counter(settings.carrier_weekdays, frozenset(), destination).count(shipped_on, delivered_on)
+    dispatch = _counter(settings.dispatch_weekdays, settings.closed_dates, origin)
+    carrier = _counter(settings.carrier_weekdays, frozenset(), destination)
+    # A hand-off or a delivery on a day the calendar skips (a Saturday scan, a Sunday drop) counts as the next day
+    # it keeps: then the calculator, given these counts, lands exactly on or after the real dates, never before.
+    handed_over = dispatch.on_or_after(shipped_on)
+    processing = dispatch.count(start, handed_over)
+    transit = carrier.count(handed_over, carrier.on_or_after(delivered_on))
     if processing > MAX_DAYS or transit > MAX_DAYS:
         return Spans(None, None, "too_long")
     return Spans(processing, transit)
@@ -286,7 +301,7 @@ class Model:
             # Nothing learned that bears on this order: the merchant's fixed ranges, unchanged.
             return RoutePromise((self.settings.processing_min, self.settings.processing_max),
                                 (zone.transit_min, zone.transit_max), 0, named,
-                                f"no deliveries learned for {named}: the settings' ranges")
+                                f"no deliveries learned for {named}: the settings' ranges", _compact(transit))
         total = _convolve(processing, transit)
         latest_total = quantile(total, target)
         earliest_total = min(quantile(total, EARLIEST_QUANTILE), latest_total)
@@ -296,27 +311,7 @@ class Model:
         t_min = min(max(earliest_total - p_min, 0), t_max)
         explanation = (f"learned from {deliveries} deliveries {named}" if deliveries
                        else f"no deliveries learned for {named}: the settings' ranges")
-        return RoutePromise((p_min, p_max), (t_min, t_max), deliveries, named, explanation)
-
-    def on_time_probability(self, as_of: datetime, destination: Destination, transit_days_so_far: int,
-                            days_left: int, *, carrier: str | None = None) -> float | None:
-        """P(transit ≤ so_far + left | transit > so_far) on the route's learned transit: how likely a parcel that
-        has been in transit ``transit_days_so_far`` carrier days arrives within ``days_left`` more."""
-        zone, _ = self.settings.zone_for(destination)
-        if zone is None:
-            return None
-        scale = math.exp(-_days_since_epoch(as_of) * _LOG2 / HALF_LIFE_DAYS)
-        transit = _mix(self._zone_transit.get(zone.name), scale, _uniform(zone.transit_min, zone.transit_max))
-        country = destination.country.upper()
-        region = _region(destination.country, destination.region or "")
-        for key in reversed(_transit_keys(ANY, country, region, zip_area(destination.zip or ""),
-                                          (carrier or ANY).strip().lower() or ANY)):
-            transit = _mix(self._transit.get(key), scale, transit)
-        beyond = sum(p for d, p in transit.items() if d > transit_days_so_far)
-        if beyond <= 0:
-            return 0.0
-        within = sum(p for d, p in transit.items() if transit_days_so_far < d <= transit_days_so_far + days_left)
-        return within / beyond
+        return RoutePromise((p_min, p_max), (t_min, t_max), deliveries, named, explanation, _compact(transit))
 
     def routes(self) -> Iterator[tuple[str, str, str]]:
         """The (country, region, carrier) routes the model has seen without an origin, for storing its answers."""
@@ -327,6 +322,23 @@ class Model:
                 yield key[2], key[3], key[4]
             elif key[0] == "country":
                 yield key[2], "", key[3]
+
+
+def _compact(distribution: Distribution) -> tuple[tuple[int, float], ...]:
+    return tuple((day, round(p, 4)) for day, p in sorted(distribution.items()) if p >= 0.0001)
+
+
+def arrival_probability(transit: Iterable[tuple[int, float]], days_so_far: int, days_left: int) -> float:
+    """P(transit ≤ so_far + left | transit > so_far): how likely a parcel that has been on its way ``days_so_far``
+    carrier days arrives within ``days_left`` more, by the route's learned transit. A parcel already past every
+    transit the route has seen is given 0."""
+    beyond = within = 0.0
+    for day, p in transit:
+        if day > days_so_far:
+            beyond += p
+            if day <= days_so_far + days_left:
+                within += p
+    return within / beyond if beyond > 0 else 0.0
 
 
 def _region(country: str, region: str) -> str:
