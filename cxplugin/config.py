@@ -58,5 +58,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CX_WEBHOOK_MAX_BYTES": int(e.get("CX_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024))),
         "CX_WEBHOOK_MAX_ATTEMPTS": int(e.get("CX_WEBHOOK_MAX_ATTEMPTS", "8")),
         "CX_WEBHOOK_RETRY_BASE_SECONDS": float(e.get("CX_WEBHOOK_RETRY_BASE_SECONDS", "30")),
+        # A job that meets an unreachable database or Redis runs again after this many seconds, uncounted.
+        "CX_OUTAGE_RETRY_SECONDS": float(e.get("CX_OUTAGE_RETRY_SECONDS", "5")),
         "CX_LOG_LEVEL": e.get("CX_LOG_LEVEL", "INFO"),
     }
