@@ -1,27 +1,39 @@
 """A database or Redis outage makes work late, never lost or doubled: a job that meets one runs again a
 few seconds later without counting an attempt, and the dispatcher hands out at once, when the outage
-ends, what it lost."""
+ends, what it lost. The last two tests replay an outage against the real worker process through a
+proxy that cuts PostgreSQL or Redis off (the shared servers themselves are never stopped)."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 from huey.storage import RedisStorage
 
 from cxplugin import orders
 from cxplugin.extensions import db
-from cxplugin.models import EventStatus, Order, WebhookEvent
+from cxplugin.models import EventStatus, Order, Shipment, WebhookEvent
 from cxplugin.models.types import utcnow
 from cxplugin.queue import huey
 from cxplugin.tasks import process_webhook_event
 from cxplugin.webhooks import dispatch
 from tests.conftest import Send
+from tests.shopify_signing import fixture
+from tests.tcp_proxy import TcpProxy
+from tests.test_worker import worker_env
 
 # ---------------------------------------------------------------- helpers
 
@@ -173,3 +185,164 @@ def test_the_sweep_leaves_alone_an_event_waiting_out_its_backoff(app: Flask, sho
         assert len(dispatch.claim_stale_events(stuck_after, now=later)) == 1  # that retry was lost
     (event,) = events(app)
     assert event.attempts == 1
+
+
+# ---------------------------------------------------------------- the real worker, PostgreSQL and Redis cut off
+
+
+@dataclass
+class Outage:
+    database: TcpProxy
+    redis: TcpProxy
+    direct: sa.Engine  # straight to PostgreSQL, for the test's own look at the tables
+
+    def wait_for(self, what: str, query: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.direct.connect() as conn:
+                if conn.execute(sa.text(query)).scalar():
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"not seen within {seconds} s: {what}")
+
+
+@pytest.fixture
+def outage(config: dict[str, Any]) -> Iterator[Outage]:
+    """PostgreSQL and Redis behind proxies the test can cut; the app and the worker connect through them.
+
+    Request it before ``app`` (it rewrites the config the app is built from).
+    """
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does); an embedded SQLite has no server to lose")
+    if not config["REDIS_URL"]:
+        pytest.skip("needs Redis: set REDIS_URL (CI does)")
+    direct = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
+    database, config["SQLALCHEMY_DATABASE_URI"] = TcpProxy.in_front_of(config["SQLALCHEMY_DATABASE_URI"])
+    redis, config["REDIS_URL"] = TcpProxy.in_front_of(config["REDIS_URL"])
+    yield Outage(database, redis, direct)
+    database.close()
+    redis.close()
+    direct.dispose()
+
+
+@contextlib.contextmanager
+def running_worker(config: dict[str, Any], repo_root: Path, log: Path) -> Iterator[None]:
+    """`cx worker` in its own process (production timings), its log kept in ``log``."""
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "cx", "worker", "--workers", "2"],
+                                  cwd=repo_root, env=worker_env(config), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+@contextlib.contextmanager
+def orders_table_locked(outage: Outage) -> Iterator[None]:
+    """Hold the orders table so that every job that reaches it stops midway, inside its transaction."""
+    with outage.direct.connect() as conn:
+        conn.execute(sa.text("LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def new_order(n: int) -> dict[str, Any]:
+    """A distinct order, fulfilled in the same payload (so one event makes one order and one shipment)."""
+    order = copy.deepcopy(fixture("orders_create__basic"))
+    order.update(id=5_000_000 + n, name=f"#{2000 + n}", order_number=2000 + n)
+    shipment = copy.deepcopy(fixture("fulfillments_create__basic"))
+    shipment.update(id=7_000_000 + n, order_id=order["id"], name=f"#{2000 + n}.1")
+    order["fulfillments"] = [shipment]
+    return order
+
+
+def deliver(send_webhook: Send, numbers: range, expect: int) -> None:
+    for n in numbers:
+        response = send_webhook("orders/create", new_order(n), event_id=f"outage-{n}")
+        assert response.status_code == expect, (n, response.status_code)
+
+
+def redeliver_until_taken(send_webhook: Send, numbers: range, seconds: float = 10.0) -> None:
+    """Shopify's retries: each delivery again until it is answered 200."""
+    deadline = time.monotonic() + seconds
+    for n in numbers:
+        while (status := send_webhook("orders/create", new_order(n), event_id=f"outage-{n}").status_code) != 200:
+            assert time.monotonic() < deadline, (n, status)
+            time.sleep(0.2)
+
+
+def seconds_until_all_done(outage: Outage, expected: int, limit: float) -> float:
+    started = time.monotonic()
+    outage.wait_for(f"{expected} events done",
+                    f"SELECT count(*) = {expected} FROM webhook_events WHERE status = 'done'", limit)
+    return time.monotonic() - started
+
+
+def assert_each_delivery_applied_once(outage: Outage, expected: int) -> None:
+    with outage.direct.connect() as conn:
+        rows = conn.execute(sa.select(WebhookEvent.status, WebhookEvent.attempts, WebhookEvent.last_error)).all()
+        assert sorted(set(rows)) == [(EventStatus.DONE, 1, None)] and len(rows) == expected
+        for model, column in ((Order, Order.shopify_id), (Shipment, Shipment.fulfillment_id)):
+            count, distinct = conn.execute(sa.select(sa.func.count(), sa.func.count(column.distinct()))
+                                           .select_from(model)).one()
+            assert count == distinct == expected, model.__name__
+
+
+def log_says(log: Path, message: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while message not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"the worker never logged {message!r}:\n{log.read_text()[-3000:]}"
+        time.sleep(0.1)
+
+
+def test_a_database_outage_mid_burst_is_caught_up_within_two_minutes_of_its_end(
+        outage: Outage, app: Flask, config: dict[str, Any], shop: str, client: FlaskClient, send_webhook: Send,
+        repo_root: Path, tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with running_worker(config, repo_root, log):
+        with orders_table_locked(outage):
+            deliver(send_webhook, range(30), expect=200)
+            outage.wait_for("a job stopped midway", "SELECT count(*) >= 1 FROM pg_locks "
+                            "WHERE relation = 'orders'::regclass AND NOT granted", 30)
+            outage.database.cut()
+        deliver(send_webhook, range(30, 90), expect=503)  # Shopify will send these again
+        assert client.get("/healthz").get_json()["database"] == "down"
+        log_says(log, "job postponed: database or queue unreachable", 15)
+        outage.database.restore()
+        back = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        redeliver_until_taken(send_webhook, range(30, 90))
+        seconds_until_all_done(outage, 90, 120)
+        caught_up = time.monotonic() - back
+    print(f"\ndatabase outage: all 90 events done {caught_up:.1f} s after the database came back")
+    assert caught_up < 120
+    assert_each_delivery_applied_once(outage, 90)
+
+
+def test_a_redis_outage_mid_burst_is_caught_up_within_two_minutes_of_its_end(
+        outage: Outage, app: Flask, config: dict[str, Any], shop: str, client: FlaskClient, send_webhook: Send,
+        repo_root: Path, tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with running_worker(config, repo_root, log):
+        with orders_table_locked(outage):
+            deliver(send_webhook, range(30), expect=200)
+            outage.wait_for("a job stopped midway", "SELECT count(*) >= 1 FROM pg_locks "
+                            "WHERE relation = 'orders'::regclass AND NOT granted", 30)
+            outage.redis.cut()
+        deliver(send_webhook, range(30, 90), expect=200)  # intake does not need the queue
+        assert client.get("/healthz").get_json()["queue"] == "down"
+        log_says(log, "webhook dispatch failed", 15)
+        outage.redis.restore()
+        back = time.monotonic()
+        seconds_until_all_done(outage, 90, 120)
+        caught_up = time.monotonic() - back
+    print(f"\nRedis outage: all 90 events done {caught_up:.1f} s after Redis came back")
+    assert caught_up < 120
+    assert_each_delivery_applied_once(outage, 90)
