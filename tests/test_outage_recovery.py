@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from huey.storage import RedisStorage
 
-from cxplugin import orders
+from cxplugin import create_app, orders
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus, Order, Shipment, WebhookEvent
 from cxplugin.models.types import utcnow
@@ -346,3 +347,20 @@ def test_a_redis_outage_mid_burst_is_caught_up_within_two_minutes_of_its_end(
     print(f"\nRedis outage: all 90 events done {caught_up:.1f} s after Redis came back")
     assert caught_up < 120
     assert_each_delivery_applied_once(outage, 90)
+
+
+def test_healthz_says_the_database_is_down_within_seconds_when_it_takes_connections_but_never_answers(
+        config: dict[str, Any], _migrated: None) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel completes each handshake; nobody ever answers
+    try:
+        config["SQLALCHEMY_DATABASE_URI"] = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/cx"
+        app = create_app(config)
+        started = time.monotonic()
+        response = app.test_client().get("/healthz")
+        waited = time.monotonic() - started
+        assert (response.status_code, response.get_json()["database"]) == (503, "down")
+        assert waited < 10
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        silent.close()
