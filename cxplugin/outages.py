@@ -18,10 +18,17 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL's query_canceled (statement_timeout, a cancel request) is an OperationalError too, but says
+# that the work took too long, not that the server is out of reach: it is counted like any failure.
+_CANCELLED = "57014"
+
+
 def is_outage(exc: BaseException) -> bool:
     """True when ``exc`` (or what it was raised from) says the database or Redis could not be reached."""
     seen: BaseException | None = exc
     while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError) and getattr(seen.orig, "sqlstate", None) == _CANCELLED:
+            return False
         if isinstance(seen, _UNREACHABLE):
             return True
         if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:

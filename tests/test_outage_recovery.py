@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,6 +30,7 @@ from cxplugin import create_app, orders
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus, Order, Shipment, WebhookEvent
 from cxplugin.models.types import utcnow
+from cxplugin.outages import is_outage
 from cxplugin.queue import huey
 from cxplugin.tasks import process_webhook_event
 from cxplugin.webhooks import dispatch
@@ -218,11 +221,11 @@ def outage(config: dict[str, Any]) -> Iterator[Outage]:
     if not config["REDIS_URL"]:
         pytest.skip("needs Redis: set REDIS_URL (CI does)")
     direct = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
-    database, config["SQLALCHEMY_DATABASE_URI"] = TcpProxy.in_front_of(config["SQLALCHEMY_DATABASE_URI"])
-    redis, config["REDIS_URL"] = TcpProxy.in_front_of(config["REDIS_URL"])
-    yield Outage(database, redis, direct)
-    database.close()
-    redis.close()
+    database_proxy, config["SQLALCHEMY_DATABASE_URI"] = TcpProxy.in_front_of(config["SQLALCHEMY_DATABASE_URI"])
+    redis_proxy, config["REDIS_URL"] = TcpProxy.in_front_of(config["REDIS_URL"])
+    yield Outage(database_proxy, redis_proxy, direct)
+    database_proxy.close()
+    redis_proxy.close()
     direct.dispose()
 
 
@@ -364,3 +367,15 @@ def test_healthz_says_the_database_is_down_within_seconds_when_it_takes_connecti
             db.engine.dispose()
     finally:
         silent.close()
+
+
+def test_a_lost_connection_is_an_outage_but_a_cancelled_statement_or_a_duplicate_row_is_not() -> None:
+    def wrapped(cls: type[sa.exc.DBAPIError], orig: Exception) -> sa.exc.DBAPIError:
+        return cls("UPDATE webhook_events …", {}, orig)
+
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert is_outage(wrapped(sa.exc.OperationalError, lost))
+    assert is_outage(redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379"))
+    assert not is_outage(wrapped(sa.exc.OperationalError, psycopg.errors.QueryCanceled("statement timeout")))
+    assert not is_outage(wrapped(sa.exc.IntegrityError, psycopg.errors.UniqueViolation("duplicate key")))
+    assert not is_outage(RuntimeError("carrier API said no"))
