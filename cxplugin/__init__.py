@@ -32,7 +32,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _require_credentials(app)
     app.config.setdefault("SECRET_KEY", app.config["SHOPIFY_API_SECRET"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+        # Pre-ping: a pooled connection the server dropped (restart, failover) is replaced, never handed
+        # out. Connect timeout: a server that takes the connection but does not answer (mid-failover) is
+        # given up on in seconds, so /healthz, intake and the worker report and retry instead of hanging.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True,
+                                                            "connect_args": {"connect_timeout": 5}})
     logs.configure(app.config["CX_LOG_LEVEL"])
     cipher.fernet = _load_keys(app)
 

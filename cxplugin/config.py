@@ -58,6 +58,12 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CX_WEBHOOK_MAX_BYTES": int(e.get("CX_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024))),
         "CX_WEBHOOK_MAX_ATTEMPTS": int(e.get("CX_WEBHOOK_MAX_ATTEMPTS", "8")),
         "CX_WEBHOOK_RETRY_BASE_SECONDS": float(e.get("CX_WEBHOOK_RETRY_BASE_SECONDS", "30")),
+        # A job that meets an unreachable database or Redis runs again after this many seconds, uncounted.
+        "CX_OUTAGE_RETRY_SECONDS": float(e.get("CX_OUTAGE_RETRY_SECONDS", "5")),
+        # A PENDING event handed to the queue this long ago and not done is handed out again ...
+        "CX_STUCK_AFTER_SECONDS": float(e.get("CX_STUCK_AFTER_SECONDS", "60")),
+        # ... by the dispatcher, which looks for such events this often (and at once after an outage).
+        "CX_SWEEP_SECONDS": float(e.get("CX_SWEEP_SECONDS", "10")),
         "CX_LOG_LEVEL": e.get("CX_LOG_LEVEL", "INFO"),
         # Development and tests only: alert webhooks may use http and reach this machine or its network.
         "CX_ALLOW_PRIVATE_ALERT_HOOKS": _flag(e.get("CX_ALLOW_PRIVATE_ALERT_HOOKS")),

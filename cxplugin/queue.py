@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from flask import Flask
 from huey import Huey
+from huey.exceptions import RetryTask
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from cxplugin.logs import log
+from cxplugin.outages import is_outage
 
 huey = Huey("cxplugin", results=False, storage_class=MemoryStorage)
 
@@ -53,7 +55,11 @@ def check_queue() -> None:
 
 
 def in_app_context(func: F) -> F:
-    """Run a task body inside the app context, logging one line per job with its outcome."""
+    """Run a task body inside the app context, logging one line per job with its outcome.
+
+    A job that meets an outage (see outages.py) is handed back to the queue to run again in
+    ``CX_OUTAGE_RETRY_SECONDS``, however often that happens, without using up the task's retries.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,8 +70,14 @@ def in_app_context(func: F) -> F:
             try:
                 result = func(*args, **kwargs)
             except Exception as exc:
-                log("job failed", 40, job=func.__name__, args=args, error=repr(exc),
-                    ms=round((time.perf_counter() - started) * 1000, 1))
+                ms = round((time.perf_counter() - started) * 1000, 1)
+                if is_outage(exc):
+                    # Not the job's fault: the queue runs it again shortly rather than dropping it.
+                    delay = float(_app.config["CX_OUTAGE_RETRY_SECONDS"])
+                    log("job postponed: database or queue unreachable", 30, job=func.__name__, args=args,
+                        error=repr(exc), retry_in=delay, ms=ms)
+                    raise RetryTask(delay=delay) from exc
+                log("job failed", 40, job=func.__name__, args=args, error=repr(exc), ms=ms)
                 raise
             fields = result if isinstance(result, dict) else {}
             log("job done", job=func.__name__, args=args, ms=round((time.perf_counter() - started) * 1000, 1),

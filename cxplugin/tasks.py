@@ -1,8 +1,11 @@
-"""Huey tasks: thin wrappers that load by id and call a service. The periodic schedule lives here."""
+"""Huey tasks: thin wrappers that load by id and call a service. The periodic schedule lives here.
+
+(Webhook jobs that were lost are handed out again by the dispatcher's loop, webhooks/dispatch.py:
+it looks every few seconds, which a periodic task, at most once a minute, cannot.)
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from huey import crontab
@@ -14,9 +17,6 @@ from cxplugin.shops import lifecycle as shops
 from cxplugin.surveys import alerts, sending
 from cxplugin.webhooks import processing
 from cxplugin.webhooks.topics import SUBSCRIBABLE
-
-# A PENDING event older than this without a run is taken as lost and enqueued again.
-STUCK_AFTER = timedelta(minutes=5)
 
 
 @huey.task()
@@ -32,15 +32,6 @@ def process_webhook_event(event_id: int) -> dict[str, Any]:
 @in_app_context
 def sync_shop_with_shopify(shop_id: int) -> dict[str, Any]:
     return shops.sync_with_shopify(shop_id, SUBSCRIBABLE)
-
-
-@huey.periodic_task(crontab(minute="*/5"))
-@in_app_context
-def requeue_stuck_webhooks() -> dict[str, Any]:
-    ids = processing.stuck_event_ids(STUCK_AFTER)
-    for event_id in ids:
-        process_webhook_event(event_id)
-    return {"requeued": len(ids)}
 
 
 @huey.periodic_task(crontab(minute="*"))

@@ -16,15 +16,28 @@ from cxplugin.extensions import db
 from cxplugin.models import EventStatus, Order, WebhookEvent
 from cxplugin.models.types import utcnow
 from cxplugin.queue import huey
-from cxplugin.tasks import requeue_stuck_webhooks
+from cxplugin.tasks import process_webhook_event
 from cxplugin.webhooks import processing
-from cxplugin.webhooks.dispatch import claim_new_events
+from cxplugin.webhooks.dispatch import claim_new_events, dispatch_stale_events
 from tests.conftest import Send
 
 
 def the_event(app: Flask) -> WebhookEvent:
     with app.app_context():
         return db.session.scalars(sa.select(WebhookEvent)).one()
+
+
+def sweep(app: Flask) -> int:
+    """What the dispatcher's sweep does every few seconds: hand out again the events whose job seems lost."""
+    with app.app_context():
+        return dispatch_stale_events(process_webhook_event,
+                                     timedelta(seconds=app.config["CX_STUCK_AFTER_SECONDS"]))
+
+
+def handed_out_minutes_ago(app: Flask, minutes: float) -> None:
+    with app.app_context():
+        db.session.execute(sa.update(WebhookEvent).values(dispatched_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.commit()
 
 
 def order_count(app: Flask) -> int:
@@ -115,10 +128,8 @@ def test_a_worker_killed_mid_job_leaves_the_event_for_the_sweeper(app: Flask, sh
     assert (event.status, event.attempts) == (EventStatus.PENDING, 0)
     assert order_count(app) == 0
 
-    with app.app_context():
-        db.session.execute(sa.update(WebhookEvent).values(received_at=utcnow() - timedelta(minutes=6)))
-        db.session.commit()
-    requeue_stuck_webhooks.call_local()
+    handed_out_minutes_ago(app, 2)
+    assert sweep(app) == 1
     drain()
     assert the_event(app).status == EventStatus.DONE
     assert order_count(app) == 1
@@ -130,11 +141,9 @@ def test_a_lost_enqueue_is_picked_up_by_the_sweeper_and_not_before(app: Flask, s
     with app.app_context():
         assert len(claim_new_events()) == 1  # the dispatcher claimed it and died before enqueueing
     assert huey.pending_count() == 0
-    requeue_stuck_webhooks.call_local()
-    assert drain() == 0  # too young to be called lost
-    with app.app_context():
-        db.session.execute(sa.update(WebhookEvent).values(received_at=utcnow() - timedelta(minutes=6)))
-        db.session.commit()
-    requeue_stuck_webhooks.call_local()
+    assert sweep(app) == 0  # too young to be called lost
+    handed_out_minutes_ago(app, 2)
+    assert sweep(app) == 1
+    assert sweep(app) == 0  # handed out again just now: not again before another minute
     assert drain() == 1
     assert the_event(app).status == EventStatus.DONE

@@ -1,7 +1,8 @@
 """Run a recorded webhook event through its topic handler, once, with retries and backoff.
 
 The claim, the handler's writes and the DONE mark share one transaction: a worker that dies
-midway leaves the event PENDING for the sweeper, and two workers never both apply it.
+midway leaves the event PENDING for the sweeper, and two workers never both apply it. A database
+or Redis outage is raised to the queue (which runs the job again) and never counted as an attempt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from marshmallow import ValidationError
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus, WebhookEvent
 from cxplugin.models.types import utcnow
+from cxplugin.outages import is_outage
 from cxplugin.shops.lifecycle import find_shop
 from cxplugin.webhooks.topics import TOPICS, Kind
 
@@ -62,6 +64,8 @@ def process_event(event_id: int) -> Outcome:
         return Outcome(event_id, status, shop=shop_name, topic=topic_name)
     except Exception as exc:
         db.session.rollback()
+        if is_outage(exc):  # the event is not at fault: no attempt counted, the queue runs it again
+            raise
         return _record_failure(event_id, exc, shop_name, topic_name)
 
 
