@@ -14,7 +14,8 @@ from cxplugin.surveys.rules import (
 
 
 def record_score(survey: Survey, question: str, score: int, now: datetime) -> None:
-    """Record (or change) a score; a repeated click with the same score changes nothing."""
+    """Record (or change) a confirmed score: one the shopper's page posted, never a bare GET of an e-mail link
+    (mail scanners fetch those). Posting the same score again changes nothing."""
     if getattr(survey, question) == score:
         return
     setattr(survey, question, score)
@@ -48,5 +49,3 @@ def unsubscribe(survey: Survey) -> None:
     db.session.execute(sa.update(Survey).where(
         Survey.shop_id == survey.shop_id, Survey.email_hash == survey.email_hash,
         Survey.reminder_sent_at.is_(None)).values(reminder_due_at=None))
-
-
