@@ -3,15 +3,27 @@ scores, rotated secrets, refused and malformed mail, workers whose clocks disagr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from itsdangerous.encoding import base64_decode
 
-from cxplugin.models import SurveyStatus
+from cxplugin import create_app, logs
+from cxplugin.extensions import db
+from cxplugin.models import Order, Shop, Survey, SurveyStatus
+from cxplugin.surveys import links
 from tests import smtp_sink
 from tests.conftest import Send
-from tests.test_surveys import click_and_confirm, deliver, link, send_due, survey_of
+from tests.test_surveys import ORDER_ID, click_and_confirm, deliver, link, send_due, suppressions, survey_of
 
 # ---- mail scanners (SafeLinks-like) fetch every link of the mail, in document order -------------
 
@@ -73,3 +85,130 @@ def test_a_score_that_is_not_ascii_digits_is_a_400_and_records_nothing(
         assert client.post(path, data={"csat": raw, "comment": "should not be kept"}).status_code == 400, raw
     survey = survey_of(app)
     assert (survey.status, survey.csat, survey.comment) == (SurveyStatus.SENT, None, None)
+
+
+# ---- links: rotation, opaque ids, logs ----------------------------------------------------------
+
+def mailed_paths(sink: smtp_sink.Sink) -> tuple[str, str]:
+    """The survey link (score 4) and the unsubscribe link of the first mail, as paths."""
+    message = sink.received[0]
+    unsubscribe = re.sub(r"^<https://cx\.example\.test|>$", "", message.message["List-Unsubscribe"])
+    return link(message.part("plain"), 4), unsubscribe
+
+
+def test_links_mailed_before_the_app_secret_is_rotated_keep_working(
+        app: Flask, shop: str, client: FlaskClient, runner: FlaskCliRunner, send_webhook: Send,
+        drain: Callable[[], int], sink: smtp_sink.Sink) -> None:
+    deliver(send_webhook, drain)
+    send_due(runner)
+    answer_path, unsubscribe_path = mailed_paths(sink)
+    app.config["SHOPIFY_OLD_API_SECRET"] = app.config["SHOPIFY_API_SECRET"]  # rotating, as the README says
+    app.config["SHOPIFY_API_SECRET"] = "a-brand-new-secret-after-rotation-00001"
+
+    click_and_confirm(client, sink.received[0].part("plain"), 4)
+    response = client.post(unsubscribe_path, data="List-Unsubscribe=One-Click",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert (survey_of(app).csat, suppressions(app)) == (4, 1)
+
+    app.config["SHOPIFY_OLD_API_SECRET"] = None  # rotation finished: the old secret signs nothing any more
+    assert client.get(answer_path).status_code == 400
+
+
+def test_links_made_after_rotation_are_signed_with_the_new_secret(app: Flask, shop: str, send_webhook: Send,
+                                                                  drain: Callable[[], int]) -> None:
+    deliver(send_webhook, drain)
+    app.config["SHOPIFY_OLD_API_SECRET"] = app.config["SHOPIFY_API_SECRET"]
+    app.config["SHOPIFY_API_SECRET"] = "a-brand-new-secret-after-rotation-00001"
+    with app.test_request_context():
+        token = links.answer_token(db.session.get_one(Survey, survey_of(app).id), "csat")
+        app.config["SHOPIFY_OLD_API_SECRET"] = None
+        assert links.survey_from_token(token, "survey")[0].id == survey_of(app).id
+
+
+def token_payload(path: str) -> dict[str, Any]:
+    token = path.split("/")[2].split("?")[0]
+    data: dict[str, Any] = json.loads(base64_decode(token.split(".")[0]))
+    return data
+
+
+def test_links_name_the_survey_by_a_random_id_not_its_row_number(
+        app: Flask, shop: str, runner: FlaskCliRunner, send_webhook: Send, drain: Callable[[], int],
+        sink: smtp_sink.Sink) -> None:
+    deliver(send_webhook, drain)
+    deliver(send_webhook, drain, order_id=ORDER_ID + 500, email="grace@example.com")
+    send_due(runner)
+    payloads = [token_payload(path) for received in sink.received
+                for path in (link(received.part("plain"), 4),
+                             re.sub(r"^<https://cx\.example\.test|>$", "", received.message["List-Unsubscribe"]))]
+    assert all(set(p) <= {"p", "q"} and re.fullmatch(r"[0-9a-f]{24}", p["p"]) for p in payloads)
+    assert {p["p"] for p in payloads} == {survey_of(app).public_id, survey_of(app, ORDER_ID + 500).public_id}
+
+
+def test_links_mailed_with_the_row_id_still_work_until_they_expire(
+        app: Flask, shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int]) -> None:
+    deliver(send_webhook, drain)
+    survey_id = survey_of(app).id
+    with app.app_context():
+        old_shape = links._serializer("survey").dumps({"s": survey_id, "q": "csat"})
+        old_unsubscribe = links._serializer("unsubscribe").dumps({"s": survey_id})
+    assert 'data-score="3"' in client.get(f"/s/{old_shape}?score=3").get_data(as_text=True)
+    assert client.post(f"/s/{old_shape}", data={"csat": "3"}).status_code == 200
+    assert client.post(f"/u/{old_unsubscribe}").status_code == 200
+    assert (survey_of(app).csat, suppressions(app)) == (3, 1)
+
+
+@pytest.fixture
+def request_log() -> Iterator[list[dict[str, Any]]]:
+    lines: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append({"msg": record.getMessage(), **getattr(record, "fields", {})})
+
+    handler = Keep()
+    logs.logger.addHandler(handler)
+    yield lines
+    logs.logger.removeHandler(handler)
+
+
+def test_the_request_log_names_the_route_not_the_link_token(
+        app: Flask, shop: str, client: FlaskClient, runner: FlaskCliRunner, send_webhook: Send,
+        drain: Callable[[], int], sink: smtp_sink.Sink, request_log: list[dict[str, Any]]) -> None:
+    deliver(send_webhook, drain)
+    send_due(runner)
+    answer_path, unsubscribe_path = mailed_paths(sink)
+    client.get(answer_path)
+    client.post(answer_path.split("?")[0], data={"csat": "4"})
+    client.get(unsubscribe_path)
+    client.post(unsubscribe_path)
+    tokens = [answer_path.split("/")[2].split("?")[0], unsubscribe_path.split("/")[2]]
+    requests = [line for line in request_log if line["msg"] == "request"]
+    assert [(r["method"], r["path"]) for r in requests if r["path"] != "/webhooks"] == [
+        ("GET", "/s/<token>"), ("POST", "/s/<token>"), ("GET", "/u/<token>"), ("POST", "/u/<token>")]
+    assert not any(token in json.dumps(line) for line in request_log for token in tokens)
+
+
+def test_the_migration_gives_existing_surveys_distinct_public_ids(
+        base_config: dict[str, Any], tmp_path: Path) -> None:
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'migrated.db'}"})
+    with app.app_context():
+        upgrade()
+        shop = Shop(domain="m.myshopify.com", timezone="UTC")
+        db.session.add(shop)
+        db.session.flush()
+        for n in range(3):
+            order = Order(shop_id=shop.id, shopify_id=n + 1, note_attributes={}, line_items=[])
+            db.session.add(order)
+            db.session.flush()
+            db.session.add(Survey(shop_id=shop.id, order_id=order.id, question="csat", basis="delivered",
+                                  due_at=datetime.now(UTC)))
+        db.session.commit()
+        downgrade(revision="0006")
+        upgrade()
+        ids = list(db.session.scalars(sa.select(Survey.public_id)))
+        db.engine.dispose()
+    assert len(ids) == len(set(ids)) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids)
