@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import smtplib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from itsdangerous.encoding import base64_decode
 from cxplugin import create_app, logs
 from cxplugin.extensions import db
 from cxplugin.models import Order, Shop, Survey, SurveyStatus
-from cxplugin.surveys import links
+from cxplugin.surveys import links, sending
 from tests import smtp_sink
 from tests.conftest import Send
 from tests.test_surveys import ORDER_ID, click_and_confirm, deliver, link, send_due, suppressions, survey_of
@@ -212,3 +213,117 @@ def test_the_migration_gives_existing_surveys_distinct_public_ids(
         db.engine.dispose()
     assert len(ids) == len(set(ids)) == 3
     assert all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids)
+
+
+# ---- refused mail -------------------------------------------------------------------------------
+
+class Refusing(smtp_sink.Sink):
+    """An SMTP server that refuses every recipient with ``reply`` (``{address}`` filled in)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__()
+        self.reply = reply
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: Any) -> str:
+        return self.reply.format(address=address)
+
+
+@pytest.fixture
+def refusing(app: Flask) -> Iterator[Callable[[str], None]]:
+    """``refusing("550 5.1.1 <{address}>: User unknown")`` points the app's mail at such a server."""
+    controllers: list[Any] = []
+
+    def start(reply: str) -> None:
+        controller = smtp_sink.start(Refusing(reply))
+        controllers.append(controller)
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def send_until_settled(app: Flask, survey_id: int, tries: int = 30) -> list[str]:
+    """Send as the periodic job would: again at each retry's due time, until the survey is no longer retried."""
+    results, now = [], datetime.now(UTC)
+    with app.app_context():
+        for _ in range(tries):
+            outcome = sending.send(survey_id, now)
+            results.append(outcome.result)
+            if outcome.result != "retry":
+                break
+            now = db.session.get_one(Survey, survey_id).due_at
+            db.session.rollback()
+    return results
+
+
+def test_a_hard_bounce_ends_the_survey_and_suppresses_the_address(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], refusing: Callable[[str], None],
+        request_log: list[dict[str, Any]]) -> None:
+    refusing("550 5.1.1 <{address}>: Recipient address rejected: User unknown")
+    deliver(send_webhook, drain)
+    deliver(send_webhook, drain, order_id=ORDER_ID + 600, email="Ada@Example.com", days_ago=2.5)
+    first = survey_of(app)
+    assert send_until_settled(app, first.id) == ["skipped:bounced"]
+    survey, other = survey_of(app), survey_of(app, ORDER_ID + 600)
+    assert (survey.status, survey.skip_reason, survey.send_attempts) == (SurveyStatus.SKIPPED, "bounced", 1)
+    assert (other.status, other.skip_reason) == (SurveyStatus.SKIPPED, "bounced")  # same address, same shop
+    assert suppressions(app) == 1
+    assert survey.last_error == "SMTPRecipientsRefused: 550 5.1.1 <<address>>: Recipient address rejected: " \
+                                "User unknown"
+    assert not any("example.com" in json.dumps(line).lower() for line in request_log)
+    deliver(send_webhook, drain, order_id=ORDER_ID + 700, days_ago=1)
+    assert survey_of(app, ORDER_ID + 700).skip_reason == "unsubscribed"  # later orders are not asked either
+    deliver(send_webhook, drain)  # the order's webhooks again: the bounced survey stays given up
+    assert (survey_of(app).skip_reason, survey_of(app).send_attempts) == ("bounced", 1)
+
+
+def test_a_permanent_refusal_that_is_not_about_the_address_ends_the_survey_without_suppressing(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int],
+        refusing: Callable[[str], None]) -> None:
+    refusing("554 5.7.1 <{address}>: rejected by policy")
+    deliver(send_webhook, drain)
+    assert send_until_settled(app, survey_of(app).id) == ["skipped:rejected"]
+    assert (survey_of(app).skip_reason, suppressions(app)) == ("rejected", 0)
+
+
+def test_a_temporary_refusal_is_retried_with_backoff_and_given_up_after_the_cap(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], refusing: Callable[[str], None],
+        request_log: list[dict[str, Any]]) -> None:
+    refusing("450 4.2.1 <{address}>: mailbox busy, try later")
+    deliver(send_webhook, drain)
+    results = send_until_settled(app, survey_of(app).id)
+    assert results == ["retry"] * (sending.MAX_SEND_ATTEMPTS - 1) + ["skipped:failed"]
+    survey = survey_of(app)
+    assert (survey.status, survey.skip_reason, survey.send_attempts) == (SurveyStatus.SKIPPED, "failed",
+                                                                           sending.MAX_SEND_ATTEMPTS)
+    assert survey.last_error == "SMTPRecipientsRefused: 450 4.2.1 <<address>>: mailbox busy, try later"
+    assert suppressions(app) == 0
+    failures = [line for line in request_log if line["msg"] == "survey mail failed"]
+    assert len(failures) == sending.MAX_SEND_ATTEMPTS
+    assert not any("ada@" in json.dumps(line).lower() for line in failures)
+    with app.app_context():
+        assert sending.due_survey_ids(datetime.now(UTC) + timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize(("error", "kind", "stored"), [
+    (smtplib.SMTPRecipientsRefused({"a@b.example": (550, b"5.1.1 <a@b.example> unknown")}), "bounced",
+     "SMTPRecipientsRefused: 550 5.1.1 <<address>> unknown"),
+    (smtplib.SMTPRecipientsRefused({"a@b.example": (550, b"no such user a@b.example")}), "bounced",
+     "SMTPRecipientsRefused: 550 no such user <address>"),
+    (smtplib.SMTPRecipientsRefused({"a@b.example": (552, b"5.2.2 mailbox full")}), "rejected",
+     "SMTPRecipientsRefused: 552 5.2.2 mailbox full"),
+    (smtplib.SMTPRecipientsRefused({"a@b.example": (421, b"4.7.0 try again")}), "temporary",
+     "SMTPRecipientsRefused: 421 4.7.0 try again"),
+    (smtplib.SMTPDataError(554, b"5.6.0 message refused for x@y.example"), "rejected",
+     "SMTPDataError: 554 5.6.0 message refused for <address>"),
+    (smtplib.SMTPSenderRefused(553, b"sender not allowed", "shop@from.example"), "temporary",
+     "SMTPSenderRefused: 553 sender not allowed"),
+    (smtplib.SMTPAuthenticationError(535, b"bad credentials"), "temporary",
+     "SMTPAuthenticationError: 535 bad credentials"),
+    (ConnectionRefusedError(111, "Connection refused"), "temporary",
+     "ConnectionRefusedError: [Errno 111] Connection refused"),
+])
+def test_what_a_send_error_means_and_how_it_is_kept(error: Exception, kind: str, stored: str) -> None:
+    assert sending.mail_failure(error) == sending.MailFailure(kind, stored)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# Why sending gave a survey up (see sending.py); planning again from a later webhook must not revive it.
+GIVEN_UP = frozenset({"bounced", "rejected", "failed"})
+
 
 @dataclass(frozen=True)
 class SurveyFacts:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.policy
+import re
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -19,7 +21,7 @@ from cxplugin.logs import log
 from cxplugin.models import Order, Shop, Suppression, Survey, SurveyStatus
 from cxplugin.models.types import utcnow
 from cxplugin.shops import settings as shop_settings
-from cxplugin.surveys import links
+from cxplugin.surveys import answers, links
 from cxplugin.surveys.rules import (
     backoff_seconds,
     into_send_window,
@@ -33,6 +35,10 @@ MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 # A claim older than this belongs to a worker that died (see ``send``).
 STALE_CLAIM = timedelta(minutes=10)
+
+# A mailing that failed this many times for a temporary reason (no connection, a 4xx reply) is given up:
+# with the backoff that is about two hours of trying.
+MAX_SEND_ATTEMPTS = 8
 
 # ---- sending ----------------------------------------------------------------------------------
 
@@ -108,14 +114,7 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
         mail.send(message, shop.id)
     except Exception as exc:
         db.session.rollback()
-        survey = db.session.get_one(Survey, survey_id)
-        survey.send_attempts += 1
-        survey.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        delay = backoff_seconds(survey.send_attempts)
-        _release(survey, hold_until=now + timedelta(seconds=delay), reminder=reminder)
-        db.session.commit()
-        log("survey mail failed", 30, shop=shop.domain, survey_id=survey_id, error=survey.last_error)
-        return SendOutcome(survey_id, "retry", retry_in=delay)
+        return _failed(survey_id, exc, now, reminder=reminder)
 
     # The sent-record: written before the job is acknowledged.
     if reminder:
@@ -129,6 +128,63 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
     survey.claimed_at = None
     db.session.commit()
     return SendOutcome(survey_id, "reminded" if reminder else "sent")
+
+
+@dataclass(frozen=True)
+class MailFailure:
+    kind: str  # "bounced" (the address is refused for good), "rejected" (this message, for good), "temporary"
+    error: str  # what went wrong, without any e-mail address: it is stored and logged
+
+
+_ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"'`]+@[^\s<>()\[\]{},;:\"'`]+")
+# RFC 3463 enhanced status codes that say the address itself is bad: 5.1.x addressing, 5.2.1 mailbox disabled.
+_ADDRESS_GONE = re.compile(r"^\s*5\.(1\.\d{1,3}|2\.1)\b")
+
+
+def without_addresses(text: str) -> str:
+    return _ADDRESS.sub("<address>", text)
+
+
+def mail_failure(exc: Exception) -> MailFailure:
+    """What a failed send means for the survey. Only a 5xx refusal of the recipient or of the message is
+    final; a refused sender, failed login, 4xx reply or lost connection may pass and is tried again."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, reply = next(iter(exc.recipients.values()))  # one recipient a message
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        error = f"SMTPRecipientsRefused: {code} {without_addresses(text)}"
+        if code < 500:
+            return MailFailure("temporary", error)
+        gone = _ADDRESS_GONE.match(text) or (not re.match(r"^\s*\d\.\d", text) and code in (550, 551, 553))
+        return MailFailure("bounced" if gone else "rejected", error)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        error = f"{type(exc).__name__}: {exc.smtp_code} {without_addresses(text)}"
+        final = isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+        return MailFailure("rejected" if final else "temporary", error)
+    return MailFailure("temporary", f"{type(exc).__name__}: {without_addresses(str(exc))}")
+
+
+def _failed(survey_id: int, exc: Exception, now: datetime, *, reminder: bool) -> SendOutcome:
+    """Release the claim with the error kept: try again later, or give up (and suppress a bounced address)."""
+    failure = mail_failure(exc)
+    survey = db.session.get_one(Survey, survey_id)
+    shop = db.session.get_one(Shop, survey.shop_id)
+    survey.send_attempts += 1
+    survey.last_error = failure.error[:2000]
+    if failure.kind == "temporary" and survey.send_attempts < MAX_SEND_ATTEMPTS:
+        delay = backoff_seconds(survey.send_attempts)
+        _release(survey, hold_until=now + timedelta(seconds=delay), reminder=reminder)
+        outcome = SendOutcome(survey_id, "retry", retry_in=delay)
+    else:
+        reason = "failed" if failure.kind == "temporary" else failure.kind
+        _release(survey, skipped=reason, reminder=reminder)
+        if failure.kind == "bounced" and survey.email_hash:
+            answers.suppress_address(survey.shop_id, survey.email_hash, reason)
+        outcome = SendOutcome(survey_id, f"skipped:{reason}")
+    db.session.commit()
+    log("survey mail failed", 30, shop=shop.domain, survey_id=survey_id, error=survey.last_error,
+        attempts=survey.send_attempts, outcome=outcome.result)
+    return outcome
 
 
 def _claim(survey: Survey, reminder: bool, now: datetime) -> bool:
