@@ -20,10 +20,12 @@ from itsdangerous.encoding import base64_decode
 
 from cxplugin import create_app, logs
 from cxplugin.extensions import db
-from cxplugin.models import Order, Shop, Survey, SurveyStatus
+from cxplugin.models import Order, SettingsVersion, Shop, Survey, SurveyStatus
+from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys import links, sending
 from tests import smtp_sink
 from tests.conftest import Send
+from tests.shopify_signing import session_token
 from tests.test_surveys import ORDER_ID, click_and_confirm, deliver, link, send_due, suppressions, survey_of
 
 # ---- mail scanners (SafeLinks-like) fetch every link of the mail, in document order -------------
@@ -327,3 +329,65 @@ def test_a_temporary_refusal_is_retried_with_backoff_and_given_up_after_the_cap(
 ])
 def test_what_a_send_error_means_and_how_it_is_kept(error: Exception, kind: str, stored: str) -> None:
     assert sending.mail_failure(error) == sending.MailFailure(kind, stored)
+
+
+# ---- malformed text in headers ------------------------------------------------------------------
+
+AUTH = {"Authorization": f"Bearer {session_token()}"}
+
+
+@pytest.mark.parametrize("bad", ["Ada's\nShop", "Ada's\r\nBcc: x@evil.example", "Ada\tShop", "Ada\x00", "Ada\x85Shop",
+                                 "Ada\u2028Shop"])
+@pytest.mark.parametrize(("section", "patch", "path"), [
+    ("surveys", lambda bad: {"sender_name": bad}, ["sender_name"]),
+    ("promise", lambda bad: {"zones": [{"name": bad, "regions": ["US"], "transit_days": {"min": 1, "max": 2}}]},
+     ["zones", "0", "name"]),
+    ("promise", lambda bad: {"tag_rules": [{"tag": bad, "add_days": 1}]}, ["tag_rules", "0", "tag"]),
+])
+def test_single_line_settings_refuse_line_breaks_and_control_characters(
+        client: FlaskClient, shop: str, bad: str, section: str, patch: Callable[[str], dict[str, Any]],
+        path: list[str]) -> None:
+    before = client.get("/api/admin/settings", headers=AUTH).get_json()
+    response = client.put("/api/admin/settings", json={section: patch(bad)}, headers=AUTH)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"][section]
+    for key in path:
+        errors = errors[key if key in errors else int(key)]
+    assert errors
+    assert client.get("/api/admin/settings", headers=AUTH).get_json() == before
+
+
+def test_a_sender_name_in_any_script_is_still_accepted(client: FlaskClient, shop: str) -> None:
+    name = "Café Ünïcode — 店 · חנות"
+    response = client.put("/api/admin/settings", json={"surveys": {"sender_name": name}}, headers=AUTH)
+    assert response.status_code == 200
+    assert response.get_json()["surveys"]["sender_name"] == name
+
+
+def test_a_line_break_saved_before_the_check_does_not_stop_the_mail(
+        app: Flask, shop: str, runner: FlaskCliRunner, send_webhook: Send, drain: Callable[[], int],
+        sink: smtp_sink.Sink) -> None:
+    with app.app_context():
+        shop_row = db.session.scalars(sa.select(Shop)).one()
+        data = shop_settings.merge(shop_settings.current(shop_row), {"surveys": {"sender_name": "Ada's\r\nShop"}})
+        db.session.add(SettingsVersion(shop_id=shop_row.id, version=1, data=data, effective_from=datetime.now(UTC)))
+        db.session.commit()
+    deliver(send_webhook, drain)
+    assert "1 sent" in send_due(runner)
+    assert sink.received[0].message["From"] == "Ada's Shop <surveys@localhost>"
+
+
+def test_a_message_that_cannot_be_built_releases_the_survey_with_the_error_kept(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], sink: smtp_sink.Sink) -> None:
+    deliver(send_webhook, drain)
+    with app.app_context():  # the shop's e-mail (the Reply-To) as a shop/update webhook could leave it
+        db.session.execute(sa.update(Shop).values(email="owner@shop.example\nBcc: all@evil.example"))
+        db.session.commit()
+    survey_id = survey_of(app).id
+    results = send_until_settled(app, survey_id)
+    assert results == ["retry"] * (sending.MAX_SEND_ATTEMPTS - 1) + ["skipped:failed"]
+    survey = survey_of(app)
+    assert (survey.status, survey.claimed_at, survey.skip_reason) == (SurveyStatus.SKIPPED, None, "failed")
+    assert survey.last_error is not None and survey.last_error.startswith("ValueError: ")
+    assert "@" not in survey.last_error
+    assert sink.received == []

@@ -109,8 +109,8 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
         db.session.commit()
         return SendOutcome(survey_id, "held:hourly_cap")
 
-    message = build_message(shop, order, survey, settings, reminder=reminder)
-    try:
+    try:  # whatever fails from here (a malformed header, the SMTP conversation) releases the claim
+        message = build_message(shop, order, survey, settings, reminder=reminder)
         mail.send(message, shop.id)
     except Exception as exc:
         db.session.rollback()
@@ -232,6 +232,15 @@ def _is_suppressed(shop: Shop, survey: Survey) -> bool:
         Suppression.shop_id == shop.id, Suppression.email_hash == survey.email_hash)) is not None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Display text for a header: settings saved before line breaks were refused, or a shop's name, may hold
+    control characters, which the e-mail library rejects in a header."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def survey_locale(shop: Shop, order: Order) -> str:
     return i18n.negotiate(order.customer_locale, shop.primary_locale)
 
@@ -255,8 +264,8 @@ def build_message(shop: Shop, order: Order, survey: Survey, settings: dict[str, 
         "score_links": links.score_links(survey, question), "unsubscribe_url": unsubscribe_url, "reminder": reminder,
     }
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = t("reminder_subject" if reminder else "subject", shop=shop_name)
-    message["From"] = formataddr((settings["sender_name"] or shop_name, current_app.config["CX_MAIL_FROM"]))
+    message["Subject"] = one_line(t("reminder_subject" if reminder else "subject", shop=shop_name))
+    message["From"] = formataddr((one_line(settings["sender_name"] or shop_name), current_app.config["CX_MAIL_FROM"]))
     message["To"] = order.email or ""
     reply_to = settings["reply_to"] or shop.email
     if reply_to:
