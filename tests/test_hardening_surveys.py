@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous.encoding import base64_decode
 
-from cxplugin import create_app, logs
+from cxplugin import create_app, logs, mail
 from cxplugin.extensions import db
 from cxplugin.models import Order, SettingsVersion, Shop, Survey, SurveyStatus
 from cxplugin.shops import settings as shop_settings
@@ -333,7 +333,8 @@ def test_what_a_send_error_means_and_how_it_is_kept(error: Exception, kind: str,
 
 # ---- malformed text in headers ------------------------------------------------------------------
 
-AUTH = {"Authorization": f"Bearer {session_token()}"}
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {session_token()}"}  # fresh: a session token lives a minute
 
 
 @pytest.mark.parametrize("bad", ["Ada's\nShop", "Ada's\r\nBcc: x@evil.example", "Ada\tShop", "Ada\x00", "Ada\x85Shop",
@@ -347,19 +348,19 @@ AUTH = {"Authorization": f"Bearer {session_token()}"}
 def test_single_line_settings_refuse_line_breaks_and_control_characters(
         client: FlaskClient, shop: str, bad: str, section: str, patch: Callable[[str], dict[str, Any]],
         path: list[str]) -> None:
-    before = client.get("/api/admin/settings", headers=AUTH).get_json()
-    response = client.put("/api/admin/settings", json={section: patch(bad)}, headers=AUTH)
+    before = client.get("/api/admin/settings", headers=auth()).get_json()
+    response = client.put("/api/admin/settings", json={section: patch(bad)}, headers=auth())
     assert response.status_code == 422
     errors = response.get_json()["errors"][section]
     for key in path:
         errors = errors[key if key in errors else int(key)]
     assert errors
-    assert client.get("/api/admin/settings", headers=AUTH).get_json() == before
+    assert client.get("/api/admin/settings", headers=auth()).get_json() == before
 
 
 def test_a_sender_name_in_any_script_is_still_accepted(client: FlaskClient, shop: str) -> None:
     name = "Café Ünïcode — 店 · חנות"
-    response = client.put("/api/admin/settings", json={"surveys": {"sender_name": name}}, headers=AUTH)
+    response = client.put("/api/admin/settings", json={"surveys": {"sender_name": name}}, headers=auth())
     assert response.status_code == 200
     assert response.get_json()["surveys"]["sender_name"] == name
 
@@ -391,3 +392,65 @@ def test_a_message_that_cannot_be_built_releases_the_survey_with_the_error_kept(
     assert survey.last_error is not None and survey.last_error.startswith("ValueError: ")
     assert "@" not in survey.last_error
     assert sink.received == []
+
+
+# ---- one send, whatever the workers' clocks; the sent-record keeps an answer ----------------------
+
+def test_a_worker_whose_clock_runs_ahead_does_not_take_over_a_live_claim(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], sink: smtp_sink.Sink,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    deliver(send_webhook, drain)
+    survey_id = survey_of(app).id
+    real_send = mail.send
+    second_worker: list[str] = []
+
+    def meanwhile_a_fast_clock_worker_runs(message: Any, shop_id: int | None = None) -> None:
+        if not started:  # while the first worker talks to the SMTP server (and only then)
+            started.append(True)
+            with app.app_context():
+                ahead = datetime.now(UTC) + sending.STALE_CLAIM + timedelta(minutes=1)
+                second_worker.append(sending.send(survey_id, ahead).result)
+        real_send(message, shop_id)
+
+    started: list[bool] = []
+    monkeypatch.setattr(mail, "send", meanwhile_a_fast_clock_worker_runs)
+    with app.app_context():
+        assert sending.send(survey_id, datetime.now(UTC)).result == "sent"
+    assert second_worker == ["not_due"]
+    assert len(sink.received) == 1
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_after_the_claim_timeout(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], sink: smtp_sink.Sink) -> None:
+    deliver(send_webhook, drain)
+    survey_id = survey_of(app).id
+    with app.app_context():
+        # A worker claimed the survey and died: its claim, as the database recorded it, is growing old.
+        assert sending._claim(db.session.get_one(Survey, survey_id), False, datetime.now(UTC))
+        assert sending.send(survey_id, datetime.now(UTC)).result == "not_due"
+        claimed_at = db.session.get_one(Survey, survey_id).claimed_at
+        assert claimed_at is not None
+        db.session.execute(sa.update(Survey).values(claimed_at=claimed_at - sending.STALE_CLAIM - timedelta(seconds=1)))
+        db.session.commit()
+        assert sending.due_survey_ids(datetime.now(UTC)) == [survey_id]
+        assert sending.send(survey_id, datetime.now(UTC)).result == "sent"
+    assert len(sink.received) == 1
+
+
+def test_an_answer_given_while_the_mail_is_being_sent_is_not_undone_by_the_sent_record(
+        app: Flask, shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int],
+        sink: smtp_sink.Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+    deliver(send_webhook, drain)
+    survey_id = survey_of(app).id
+    real_send = mail.send
+
+    def delivered_and_answered_at_once(message: Any, shop_id: int | None = None) -> None:
+        real_send(message, shop_id)
+        click_and_confirm(client, sink.received[-1].part("plain"), 2)  # before the worker writes its record
+
+    monkeypatch.setattr(mail, "send", delivered_and_answered_at_once)
+    with app.app_context():
+        assert sending.send(survey_id, datetime.now(UTC)).result == "sent"
+    survey = survey_of(app)
+    assert (survey.status, survey.csat, survey.alert_state) == (SurveyStatus.ANSWERED, 2, "pending")
+    assert survey.sent_at is not None and survey.message_id is not None and survey.claimed_at is None

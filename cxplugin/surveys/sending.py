@@ -6,7 +6,7 @@ import email.policy
 import re
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -19,7 +19,7 @@ from cxplugin import i18n, mail
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Order, Shop, Suppression, Survey, SurveyStatus
-from cxplugin.models.types import utcnow
+from cxplugin.models.types import UTCDateTime, utcnow
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys import answers, links
 from cxplugin.surveys.rules import (
@@ -33,7 +33,8 @@ from cxplugin.surveys.scheduling import clock_time, facts, policy
 # that mail clients would not recognise as a URL; SMTP allows 998 characters a line.
 MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
-# A claim older than this belongs to a worker that died (see ``send``).
+# A claim older than this belongs to a worker that died (see ``send``). Its age is read on the database's
+# clock, which every worker shares: a worker whose own clock runs ahead must not take over a live claim.
 STALE_CLAIM = timedelta(minutes=10)
 
 # A mailing that failed this many times for a temporary reason (no connection, a 4xx reply) is given up:
@@ -54,7 +55,7 @@ def due_survey_ids(now: datetime, limit: int = 5000, extra: sa.ColumnElement[boo
     installed = sa.select(Shop.id).where(Shop.installed_at.is_not(None), Shop.uninstalled_at.is_(None))
     due = sa.or_(
         sa.and_(Survey.status == SurveyStatus.SCHEDULED, Survey.due_at <= now),
-        sa.and_(Survey.status == SurveyStatus.SENDING, Survey.claimed_at < now - STALE_CLAIM),
+        sa.and_(Survey.status == SurveyStatus.SENDING, Survey.claimed_at < database_now() - STALE_CLAIM),
         sa.and_(Survey.status == SurveyStatus.SENT, Survey.reminder_due_at <= now, Survey.reminder_sent_at.is_(None)),
     )
     query = sa.select(Survey.id).where(due, Survey.shop_id.in_(installed))
@@ -78,9 +79,10 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
 
     Exactly-once with SMTP has one window we cannot close: the server accepted the message and the
     worker died before writing the sent-record below. The claim (status SENDING, committed before the
-    SMTP conversation) makes that case visible; after STALE_CLAIM the periodic job sends again with
-    the same Message-ID, which mailbox providers use to drop the duplicate. A worker that dies after
-    the sent-record is written (but before huey acknowledges the job) sends nothing more.
+    SMTP conversation) makes that case visible; after STALE_CLAIM (on the database's clock) the periodic
+    job sends again with the same Message-ID, which mailbox providers use to drop the duplicate. A worker
+    that dies after the sent-record is written (but before huey acknowledges the job) sends nothing more.
+    Building or sending may fail in any way: the claim is then released with the error kept (``_failed``).
     """
     survey = db.session.get(Survey, survey_id)
     if survey is None:
@@ -109,25 +111,37 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
         db.session.commit()
         return SendOutcome(survey_id, "held:hourly_cap")
 
+    reminder_due = None
+    if not reminder and settings["reminder_days"]:
+        window = settings["send_window"]
+        reminder_due = into_send_window(now + timedelta(days=settings["reminder_days"]), shop.timezone,
+                                        clock_time(window["start"]), clock_time(window["end"]))
     try:  # whatever fails from here (a malformed header, the SMTP conversation) releases the claim
         message = build_message(shop, order, survey, settings, reminder=reminder)
+        db.session.commit()  # no database transaction stays open over the SMTP conversation
         mail.send(message, shop.id)
     except Exception as exc:
         db.session.rollback()
         return _failed(survey_id, exc, now, reminder=reminder)
-
-    # The sent-record: written before the job is acknowledged.
-    if reminder:
-        survey.reminder_sent_at = now
-    else:
-        survey.status, survey.sent_at, survey.message_id = SurveyStatus.SENT, now, str(message["Message-ID"])
-        if settings["reminder_days"]:
-            window = settings["send_window"]
-            survey.reminder_due_at = into_send_window(now + timedelta(days=settings["reminder_days"]), shop.timezone,
-                                                      clock_time(window["start"]), clock_time(window["end"]))
-    survey.claimed_at = None
-    db.session.commit()
+    _record_sent(survey_id, now, reminder=reminder, message_id=str(message["Message-ID"]), reminder_due=reminder_due)
     return SendOutcome(survey_id, "reminded" if reminder else "sent")
+
+
+def _record_sent(survey_id: int, now: datetime, *, reminder: bool, message_id: str,
+                 reminder_due: datetime | None) -> None:
+    """The sent-record, written before the job is acknowledged. One UPDATE that moves the survey from
+    SENDING to SENT only if it is still sending: the shopper may have answered the mail already."""
+    values: dict[str, Any] = {"claimed_at": None, "send_attempts": 0, "last_error": None}
+    if reminder:
+        values["reminder_sent_at"] = now
+    else:
+        still_sending = Survey.status == SurveyStatus.SENDING
+        values.update(status=sa.case((still_sending, SurveyStatus.SENT.value), else_=Survey.status),
+                      sent_at=now, message_id=message_id,
+                      reminder_due_at=sa.case((still_sending, sa.literal(reminder_due, UTCDateTime)), else_=None))
+    db.session.execute(sa.update(Survey).where(Survey.id == survey_id).values(**values)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 @dataclass(frozen=True)
@@ -187,17 +201,29 @@ def _failed(survey_id: int, exc: Exception, now: datetime, *, reminder: bool) ->
     return outcome
 
 
+def database_now() -> datetime:
+    """The database's clock, which all workers share (SQLite is embedded: every worker is on its machine)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        raw: str = db.session.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+    # clock_timestamp(), not now(): now() is the time the transaction began.
+    moment: datetime = db.session.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+    return moment.astimezone(UTC)
+
+
 def _claim(survey: Survey, reminder: bool, now: datetime) -> bool:
-    """Take the survey for this worker; a concurrent worker finds it taken (or a dead one's claim stale)."""
+    """Take the survey for this worker; a concurrent worker finds it taken (or a dead one's claim stale).
+    Whether it is due is judged by ``now``; the claim's time and age by the database's clock."""
+    claimed_at = database_now()
+    stale = Survey.claimed_at < claimed_at - STALE_CLAIM
     if reminder:
         ready = sa.and_(Survey.status == SurveyStatus.SENT, Survey.reminder_due_at <= now,
-                        Survey.reminder_sent_at.is_(None),
-                        sa.or_(Survey.claimed_at.is_(None), Survey.claimed_at < now - STALE_CLAIM))
-        values: dict[str, Any] = {"claimed_at": now}
+                        Survey.reminder_sent_at.is_(None), sa.or_(Survey.claimed_at.is_(None), stale))
+        values: dict[str, Any] = {"claimed_at": claimed_at}
     else:
         ready = sa.or_(sa.and_(Survey.status == SurveyStatus.SCHEDULED, Survey.due_at <= now),
-                       sa.and_(Survey.status == SurveyStatus.SENDING, Survey.claimed_at < now - STALE_CLAIM))
-        values = {"status": SurveyStatus.SENDING, "claimed_at": now}
+                       sa.and_(Survey.status == SurveyStatus.SENDING, stale))
+        values = {"status": SurveyStatus.SENDING, "claimed_at": claimed_at}
     result = db.session.execute(sa.update(Survey).where(Survey.id == survey.id, ready).values(**values))
     db.session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
