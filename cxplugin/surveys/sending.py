@@ -264,7 +264,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 def one_line(text: str) -> str:
     """Display text for a header: settings saved before line breaks were refused, or a shop's name, may hold
     control characters, which the e-mail library rejects in a header."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return _CONTROL.sub(" ", text).strip()  # only the controls: a French no-break space before "?" stays
 
 
 def survey_locale(shop: Shop, order: Order) -> str:
