@@ -44,7 +44,9 @@ class Survey(db.Model):  # type: ignore[name-defined,misc]
     due_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
     # When the periodic job last put this survey on the queue (so it is not queued twice meanwhile).
     queued_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When a worker took the survey to send it, on the database's clock (see surveys/sending.py).
     claimed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Failed tries of the mailing under way and the last one's error (no addresses); cleared once it goes out.
     send_attempts: so.Mapped[int] = so.mapped_column(default=0)
     last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
