@@ -106,9 +106,18 @@ def _request_logging(app: Flask) -> None:
     def finish(response: Response) -> Response:
         started = g.get("started")
         ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-        logs.log("request", method=request.method, path=request.path, status=response.status_code, ms=ms,
+        logs.log("request", method=request.method, path=_loggable_path(), status=response.status_code, ms=ms,
                  **g.get("log_fields", {}))
         return response
+
+
+def _loggable_path() -> str:
+    """The request's path, or its route where the URL carries a secret (``/s/<token>``: a link token is as
+    good as the shopper's answer and unsubscribe rights, and logs are read by more people than shoppers)."""
+    rule = request.url_rule
+    if rule is not None and "token" in rule.arguments:
+        return rule.rule
+    return request.path
 
 
 def _json_errors(app: Flask) -> None:

@@ -39,13 +39,13 @@ def live(app: Flask) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page() -> Iterator[Any]:
+def chromium_page(*, javascript: bool = True) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     executable = require_chromium()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=ARGS)
-        page = browser.new_page()
+        page = browser.new_page(java_script_enabled=javascript)
         # Shopify's CDN is out of reach here; no page needs it to render.
         page.route("https://cdn.shopify.com/**", lambda route: route.abort())
         try:

@@ -70,6 +70,15 @@ def link(text: str, score: int) -> str:
     return f"{match.group(2)}?score={score}"
 
 
+def click_and_confirm(client: FlaskClient, text: str, score: int, question: str = "csat") -> None:
+    """The shopper clicks a score in the e-mail and the page's script posts it back (see survey/page.html)."""
+    path = link(text, score)
+    page = client.get(path)
+    assert page.status_code == 200
+    assert f'data-question="{question}" data-score="{score}"' in page.get_data(as_text=True)
+    assert client.post(path.split("?")[0], data={question: str(score)}).status_code == 200
+
+
 def test_delivered_order_gets_one_survey_and_one_click_records_the_answer(
         app: Flask, shop: str, client: FlaskClient, runner: FlaskCliRunner, send_webhook: Send,
         drain: Callable[[], int], sink: smtp_sink.Sink) -> None:
@@ -91,12 +100,20 @@ def test_delivered_order_gets_one_survey_and_one_click_records_the_answer(
 
     page = client.get(link(text, 5))
     assert page.status_code == 200
-    assert client.get(link(text, 5)).status_code == 200  # a double click
+    html = page.get_data(as_text=True)
+    assert 'name="csat" value="5" checked' in html  # the clicked score, chosen
+    assert 'name="nps" value="9"' in html  # the NPS question comes next on the page
+    assert survey_of(app).status == SurveyStatus.SENT  # the click alone is not an answer yet
+    assert client.get(link(text, 5)).status_code == 200  # a double click: two pages, both confirm
+    click_and_confirm(client, text, 5)
+    assert client.post(link(text, 5).split("?")[0], data={"csat": "5"}).status_code == 200
     survey = survey_of(app)
     assert (survey.status, survey.csat, survey.nps) == (SurveyStatus.ANSWERED, 5, None)
-    assert "score=9" in page.get_data(as_text=True)  # the NPS question comes next on the page
     client.get(link(text, 4))
-    assert survey_of(app).csat == 4  # a later click changes it
+    assert survey_of(app).csat == 5  # a later click does not change a confirmed answer…
+    path = link(text, 4).split("?")[0]
+    assert client.post(path, data={"csat": "4", "nps": "9"}).status_code == 200
+    assert (survey_of(app).csat, survey_of(app).nps) == (4, 9)  # …the page's form does
 
 
 def test_the_survey_speaks_the_shoppers_language_right_to_left(
@@ -233,8 +250,11 @@ def test_a_worker_killed_between_smtp_and_the_sent_record_resends_with_the_same_
     assert survey_of(app).status == SurveyStatus.SENDING
     with app.app_context():
         assert sending.due_survey_ids(datetime.now(UTC)) == []  # a fresh claim is left alone
-        after = datetime.now(UTC) + sending.STALE_CLAIM + timedelta(seconds=1)
-        assert sending.send(survey_id, after).result == "sent"
+        claimed_at = survey_of(app).claimed_at
+        assert claimed_at is not None  # ten minutes pass (the claim's age is judged on the database's clock)
+        db.session.execute(sa.update(Survey).values(claimed_at=claimed_at - sending.STALE_CLAIM - timedelta(seconds=1)))
+        db.session.commit()
+        assert sending.send(survey_id, datetime.now(UTC)).result == "sent"
     assert [m.message["Message-ID"] for m in sink.received] == [sink.received[0].message["Message-ID"]] * 2
     assert survey_of(app).status == SurveyStatus.SENT
 
@@ -340,10 +360,9 @@ def test_detractors_and_comments_alert_the_merchant_in_one_batch(
     deliver(send_webhook, drain, order_id=ORDER_ID + 400, email="grace@example.com")
     send_due(runner)
     [first, second] = sink.received
-    client.get(link(first.part("plain"), 1))  # unhappy
-    second_link = link(second.part("plain"), 5)
-    client.get(second_link)
-    client.post(second_link.split("?")[0], data={"comment": "Lovely packaging"})
+    click_and_confirm(client, first.part("plain"), 1)  # unhappy
+    click_and_confirm(client, second.part("plain"), 5)
+    client.post(link(second.part("plain"), 5).split("?")[0], data={"comment": "Lovely packaging"})
     send_alert_batches.call_local()
     alerts = [m for m in sink.received if m.recipients == ["owner@shop.example"]]
     assert len(alerts) == 1

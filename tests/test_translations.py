@@ -50,7 +50,7 @@ def env() -> Environment:
 
 
 def without_style_blocks(html: str) -> str:
-    return re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    return re.sub(r"<(style|script)\b[^>]*>.*?</\1>", "", html, flags=re.S)
 
 
 # ---- catalogues ---------------------------------------------------------------------------------
@@ -197,21 +197,22 @@ def page_context(locale: str, state: str, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "t": translator(locale, "survey_page"), "ts": translator(locale, "survey"), "locale": locale,
         "dir": "rtl" if locale in RTL else "ltr", "shop_name": SHOP, "brand_color": "#1a73e8", "state": state,
+        "nonce": "n0nce",
     }
     context.update(extra)
     return context
 
 
-def answered(question: str = "csat", score: int | None = 4, second: bool = True) -> dict[str, Any]:
-    scores = range(1, 6) if question == "csat" else range(0, 11)
-    return {"question": question, "score": score,
-            "change_links": [(s, f"/s/tok?score={s}") for s in scores],
-            "second_links": [(s, f"/s/tok-nps?score={s}") for s in range(0, 11)] if second else [],
-            "form_action": "/s/tok", "comment": "Arrived <early> & intact"}
+def answer(questions: tuple[str, ...] = ("csat", "nps"), chosen: int | None = 4, *,
+           answered: bool = True, confirm: tuple[str, int] | None = None) -> dict[str, Any]:
+    scales = [{"question": q, "scores": list(range(1, 6) if q == "csat" else range(0, 11)),
+               "chosen": chosen if i == 0 else None} for i, q in enumerate(questions)]
+    return {"scales": scales, "answered": answered, "confirm": confirm, "form_action": "/s/tok",
+            "comment": "Arrived <early> & intact"}
 
 
 EXPECTED = {
-    "answered": ["thanks_score", "change_score", "comment_label", "comment_placeholder", "submit"],
+    "answer": ["thanks_score", "change_score", "comment_label", "comment_placeholder", "submit"],
     "thanks": ["thanks_final"],
     "invalid": ["invalid_title", "invalid_body"],
     "expired": ["expired_title", "expired_body"],
@@ -223,7 +224,7 @@ EXPECTED = {
 @pytest.mark.parametrize("state", list(EXPECTED))
 @pytest.mark.parametrize("locale", ["en", "he"])
 def test_page_renders_in_every_state(env: Environment, locale: str, state: str) -> None:
-    extra = answered() if state == "answered" else {"form_action": "/u/tok"} if state == "unsubscribe" else {}
+    extra = answer() if state == "answer" else {"form_action": "/u/tok"} if state == "unsubscribe" else {}
     html = env.get_template("survey/page.html").render(page_context(locale, state, **extra))
     direction = "rtl" if locale in RTL else "ltr"
     assert f'<html lang="{locale}" dir="{direction}">' in html
@@ -233,25 +234,40 @@ def test_page_renders_in_every_state(env: Environment, locale: str, state: str) 
         assert expected in html, f"{locale} {state}: {key}"
     assert "{" not in without_style_blocks(html) and "}" not in without_style_blocks(html)
     assert "<Shop>" not in html and "http://" not in html and "https://" not in html  # standalone
-    if state in ("answered", "unsubscribe"):
-        assert f'<form method="post" action="{extra["form_action"]}">' in html
+    if state in ("answer", "unsubscribe"):
+        assert f'<form method="post" action="{extra["form_action"]}"' in html
         assert '<button type="submit">' in html
 
 
-def test_answered_page_marks_the_current_score_and_offers_the_second_question(env: Environment) -> None:
-    html = env.get_template("survey/page.html").render(page_context("he", "answered", **answered()))
-    assert without_style_blocks(html).count('aria-current="true"') == 1
-    assert '<a href="/s/tok?score=4" aria-current="true">4</a>' in html
-    assert all(f'href="/s/tok-nps?score={s}"' in html for s in range(0, 11))
+def test_answer_page_marks_the_chosen_score_and_asks_the_second_question_in_the_same_form(
+        env: Environment) -> None:
+    html = env.get_template("survey/page.html").render(page_context("he", "answer", **answer()))
+    assert without_style_blocks(html).count(" checked") == 1
+    assert '<input type="radio" id="csat-4" name="csat" value="4" checked><label for="csat-4">4</label>' in html
+    assert all(f'name="nps" value="{s}"' in html for s in range(0, 11))
     assert load("he")["survey"]["nps_question"].format(shop="X").split("X")[0] in html
     assert '<textarea id="comment" name="comment" maxlength="2000"' in html
     assert '<label for="comment">' in html
     assert ">Arrived &lt;early&gt; &amp; intact</textarea>" in html
+    assert "<script" not in html  # nothing to confirm: no script
 
 
-def test_answered_page_without_a_score_or_second_question(env: Environment) -> None:
+def test_answer_page_without_a_score_or_second_question(env: Environment) -> None:
     html = env.get_template("survey/page.html").render(
-        page_context("en", "answered", **answered("nps", score=None, second=False)))
-    assert 'aria-current="true"' not in without_style_blocks(html)
-    assert html.count("?score=") == 11
+        page_context("en", "answer", **answer(("nps",), chosen=None, answered=False)))
+    assert " checked" not in without_style_blocks(html)
+    assert html.count('name="nps"') == 11
     assert load("en")["survey"]["nps_question"].format(shop=ESCAPED_SHOP) in html
+    assert load("en")["survey_page"]["thanks_score"] not in html
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_clicked_score_is_offered_for_confirmation_by_script_and_by_the_send_button(
+        env: Environment, locale: str) -> None:
+    html = env.get_template("survey/page.html").render(
+        page_context(locale, "answer", **answer(chosen=2, answered=False, confirm=("csat", 2))))
+    phrases = load(locale)["survey_page"]
+    assert str(env.from_string("{{ p }}").render(p=phrases["confirm_hint"])) in html
+    assert 'data-question="csat" data-score="2"' in html
+    assert '<script nonce="n0nce">' in html and '<style nonce="n0nce">' in html
+    assert '<button type="submit">' in html

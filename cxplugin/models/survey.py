@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -21,10 +22,16 @@ class SurveyStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+def new_public_id() -> str:
+    return secrets.token_hex(12)
+
+
 class Survey(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "surveys"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # What the e-mail's links name the survey by: random, so a link says nothing of how many surveys exist.
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(24), unique=True, index=True, default=new_public_id)
     shop_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     order_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default=SurveyStatus.SCHEDULED, index=True)
@@ -37,7 +44,9 @@ class Survey(db.Model):  # type: ignore[name-defined,misc]
     due_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
     # When the periodic job last put this survey on the queue (so it is not queued twice meanwhile).
     queued_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When a worker took the survey to send it, on the database's clock (see surveys/sending.py).
     claimed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Failed tries of the mailing under way and the last one's error (no addresses); cleared once it goes out.
     send_attempts: so.Mapped[int] = so.mapped_column(default=0)
     last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)

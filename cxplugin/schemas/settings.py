@@ -18,6 +18,16 @@ _MAX_CLOSED_DATES = 366
 _CLOSED_DATES_AHEAD = timedelta(days=2 * 366)
 
 
+# C0 and C1 controls (line breaks, tabs, NUL, NEL) and the Unicode line/paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(value: str) -> None:
+    """Free text that ends up on one line, some of it in e-mail headers: no line breaks or other controls."""
+    if _CONTROL.search(value):
+        raise ValidationError("Use one line of text, without line breaks, tabs or other control characters.")
+
+
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -39,11 +49,11 @@ def _weekdays() -> fields.List[int]:
 
 
 class ZoneSettings(_Strict):
-    name = fields.String(required=True, validate=validate.Length(1, 60))
+    name = fields.String(required=True, validate=[validate.Length(1, 60), _one_line])
     regions = fields.List(fields.String(), load_default=list)
     transit_days = fields.Nested(DayRange, required=True)
-    methods = fields.Dict(keys=fields.String(validate=validate.Length(1, 60)), values=fields.Nested(DayRange),
-                          load_default=dict)
+    methods = fields.Dict(keys=fields.String(validate=[validate.Length(1, 60), _one_line]),
+                          values=fields.Nested(DayRange), load_default=dict)
 
     @validates("regions")
     def _regions(self, regions: list[str], **_: Any) -> None:
@@ -53,7 +63,7 @@ class ZoneSettings(_Strict):
 
 
 class TagRuleSettings(_Strict):
-    tag = fields.String(required=True, validate=validate.Length(1, 255))
+    tag = fields.String(required=True, validate=[validate.Length(1, 255), _one_line])
     add_days = fields.Integer(load_default=0, validate=validate.Range(0, _MAX_DAYS))
     processing_days = fields.Nested(DayRange, load_default=None, allow_none=True)
 
@@ -88,7 +98,7 @@ class PromiseSection(_Strict):
 
     @validates("zones")
     def _unique_names(self, zones: list[dict[str, Any]], **_: Any) -> None:
-        names = [z["name"] for z in zones]
+        names = [z["name"] for z in zones if "name" in z]  # a zone whose name failed has none here
         if len(names) != len(set(names)):
             raise ValidationError("Zone names must be unique.")
 
@@ -114,7 +124,7 @@ class SurveySection(_Strict):
     send_window = fields.Nested(SendWindow, required=True)
     hourly_cap = fields.Integer(required=True, validate=validate.Range(1, 100_000))
     token_days = fields.Integer(required=True, validate=validate.Range(1, 365))
-    sender_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    sender_name = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=100), _one_line])
     reply_to = fields.Email(load_default=None, allow_none=True)
     logo_url = fields.Url(load_default=None, allow_none=True, schemes={"https"})
     brand_color = fields.String(required=True, validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$",

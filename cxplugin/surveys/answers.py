@@ -14,7 +14,8 @@ from cxplugin.surveys.rules import (
 
 
 def record_score(survey: Survey, question: str, score: int, now: datetime) -> None:
-    """Record (or change) a score; a repeated click with the same score changes nothing."""
+    """Record (or change) a confirmed score: one the shopper's page posted, never a bare GET of an e-mail link
+    (mail scanners fetch those). Posting the same score again changes nothing."""
     if getattr(survey, question) == score:
         return
     setattr(survey, question, score)
@@ -36,17 +37,20 @@ def record_comment(survey: Survey, comment: str, now: datetime) -> None:
 
 def unsubscribe(survey: Survey) -> None:
     """The address joins the shop's suppression list; pending mailings for it are dropped."""
-    if survey.email_hash is None:
-        return
-    exists = db.session.scalar(sa.select(Suppression.id).where(Suppression.shop_id == survey.shop_id,
-                                                              Suppression.email_hash == survey.email_hash))
+    if survey.email_hash is not None:
+        suppress_address(survey.shop_id, survey.email_hash, "unsubscribed")
+
+
+def suppress_address(shop_id: int, email_hash: str, reason: str) -> None:
+    """No more surveys from this shop to this address (unsubscribed, or bounced): scheduled ones are skipped
+    with ``reason`` and reminders not yet sent are dropped."""
+    exists = db.session.scalar(sa.select(Suppression.id).where(Suppression.shop_id == shop_id,
+                                                              Suppression.email_hash == email_hash))
     if exists is None:
-        db.session.add(Suppression(shop_id=survey.shop_id, email_hash=survey.email_hash))
+        db.session.add(Suppression(shop_id=shop_id, email_hash=email_hash))
     db.session.execute(sa.update(Survey).where(
-        Survey.shop_id == survey.shop_id, Survey.email_hash == survey.email_hash,
-        Survey.status == SurveyStatus.SCHEDULED).values(status=SurveyStatus.SKIPPED, skip_reason="unsubscribed"))
+        Survey.shop_id == shop_id, Survey.email_hash == email_hash,
+        Survey.status == SurveyStatus.SCHEDULED).values(status=SurveyStatus.SKIPPED, skip_reason=reason))
     db.session.execute(sa.update(Survey).where(
-        Survey.shop_id == survey.shop_id, Survey.email_hash == survey.email_hash,
+        Survey.shop_id == shop_id, Survey.email_hash == email_hash,
         Survey.reminder_sent_at.is_(None)).values(reminder_due_at=None))
-
-

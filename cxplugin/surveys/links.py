@@ -5,28 +5,32 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from cxplugin.extensions import db
 from cxplugin.models import Shop, Survey
 from cxplugin.models.types import utcnow
+from cxplugin.shopify.client import signing_secrets
 from cxplugin.shops import settings as shop_settings
 
 UNSUBSCRIBE_TOKEN_DAYS = 365
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SHOPIFY_API_SECRET"], salt=f"cx-{purpose}")
+    # Signed with the app's secret; while it is rotated (SHOPIFY_OLD_API_SECRET) links signed with the old
+    # one still verify: itsdangerous signs with the last key of the list and accepts any of them.
+    return URLSafeTimedSerializer(list(reversed(signing_secrets())), salt=f"cx-{purpose}")
 
 
 def answer_token(survey: Survey, question: str) -> str:
-    """Signed, holds no personal data: the survey's id and which question the link answers."""
-    return _serializer("survey").dumps({"s": survey.id, "q": question})
+    """Signed, holds no personal data: the survey's random public id and which question the link answers."""
+    return _serializer("survey").dumps({"p": survey.public_id, "q": question})
 
 
 def unsubscribe_token(survey: Survey) -> str:
-    return _serializer("unsubscribe").dumps({"s": survey.id})
+    return _serializer("unsubscribe").dumps({"p": survey.public_id})
 
 
 class TokenError(Exception):
@@ -41,9 +45,14 @@ def survey_from_token(token: str, purpose: str) -> tuple[Survey, dict[str, Any]]
         data, signed_at = _serializer(purpose).loads(token, return_timestamp=True)
     except BadSignature as exc:
         raise TokenError(expired=False) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("s"), int):
+    if not isinstance(data, dict):
         raise TokenError(expired=False)
-    survey = db.session.get(Survey, data["s"])
+    if isinstance(data.get("p"), str):
+        survey = db.session.scalar(sa.select(Survey).where(Survey.public_id == data["p"]))
+    elif isinstance(data.get("s"), int):  # links mailed before surveys had a public id: valid until they expire
+        survey = db.session.get(Survey, data["s"])
+    else:
+        raise TokenError(expired=False)
     if survey is None:
         raise TokenError(expired=True)  # the shop or the order is gone
     shop = db.session.get_one(Shop, survey.shop_id)

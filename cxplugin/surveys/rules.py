@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# Why sending gave a survey up (see sending.py); planning again from a later webhook must not revive it.
+GIVEN_UP = frozenset({"bounced", "rejected", "failed"})
+
 
 @dataclass(frozen=True)
 class SurveyFacts:
@@ -59,6 +62,24 @@ def is_detractor(csat: int | None, nps: int | None) -> bool:
 
 def valid_score(question: str, score: int) -> bool:
     return 1 <= score <= 5 if question == "csat" else 0 <= score <= 10
+
+
+def scores(question: str) -> range:
+    return range(1, 6) if question == "csat" else range(0, 11)
+
+
+def questions(kind: str) -> tuple[str, ...]:
+    """The questions a survey of this kind asks, in order ("csat_nps": CSAT in the e-mail, NPS on the page)."""
+    return ("csat", "nps") if kind == "csat_nps" else ("nps",) if kind == "nps" else ("csat",)
+
+
+def parse_score(question: str, raw: str) -> int | None:
+    """The score a link or form gives, or None when it is not one: ASCII digits only (``"²".isdigit()`` is
+    true, and ``int("٣")`` is 3), in the question's range."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2):
+        return None
+    score = int(raw)
+    return score if valid_score(question, score) else None
 
 
 def backoff_seconds(attempts: int, base: float = 60.0, cap: float = 3600.0) -> float:

@@ -13,6 +13,7 @@ from cxplugin.models import Order, Shipment, Shop, Suppression, Survey, SurveySt
 from cxplugin.promise import punctuality
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys.rules import (
+    GIVEN_UP,
     SurveyFacts,
     SurveyPolicy,
     into_send_window,
@@ -34,7 +35,8 @@ def plan(shop: Shop, order: Order, now: datetime) -> Survey | None:
     if not settings["enabled"]:
         return None
     survey = db.session.scalar(sa.select(Survey).where(Survey.order_id == order.id))
-    if survey is not None and survey.status not in (SurveyStatus.SCHEDULED, SurveyStatus.SKIPPED):
+    if survey is not None and (survey.status not in (SurveyStatus.SCHEDULED, SurveyStatus.SKIPPED)
+                               or survey.skip_reason in GIVEN_UP):
         return survey
     shipments = db.session.scalars(sa.select(Shipment).where(Shipment.order_id == order.id))
     live = [s for s in shipments if s.fulfillment_status not in ("cancelled", "error", "failure")]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email.policy
+import re
+import smtplib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -17,9 +19,9 @@ from cxplugin import i18n, mail
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Order, Shop, Suppression, Survey, SurveyStatus
-from cxplugin.models.types import utcnow
+from cxplugin.models.types import UTCDateTime, utcnow
 from cxplugin.shops import settings as shop_settings
-from cxplugin.surveys import links
+from cxplugin.surveys import answers, links
 from cxplugin.surveys.rules import (
     backoff_seconds,
     into_send_window,
@@ -31,8 +33,13 @@ from cxplugin.surveys.scheduling import clock_time, facts, policy
 # that mail clients would not recognise as a URL; SMTP allows 998 characters a line.
 MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
-# A claim older than this belongs to a worker that died (see ``send``).
+# A claim older than this belongs to a worker that died (see ``send``). Its age is read on the database's
+# clock, which every worker shares: a worker whose own clock runs ahead must not take over a live claim.
 STALE_CLAIM = timedelta(minutes=10)
+
+# A mailing that failed this many times for a temporary reason (no connection, a 4xx reply) is given up:
+# with the backoff that is about two hours of trying.
+MAX_SEND_ATTEMPTS = 8
 
 # ---- sending ----------------------------------------------------------------------------------
 
@@ -48,7 +55,7 @@ def due_survey_ids(now: datetime, limit: int = 5000, extra: sa.ColumnElement[boo
     installed = sa.select(Shop.id).where(Shop.installed_at.is_not(None), Shop.uninstalled_at.is_(None))
     due = sa.or_(
         sa.and_(Survey.status == SurveyStatus.SCHEDULED, Survey.due_at <= now),
-        sa.and_(Survey.status == SurveyStatus.SENDING, Survey.claimed_at < now - STALE_CLAIM),
+        sa.and_(Survey.status == SurveyStatus.SENDING, Survey.claimed_at < database_now() - STALE_CLAIM),
         sa.and_(Survey.status == SurveyStatus.SENT, Survey.reminder_due_at <= now, Survey.reminder_sent_at.is_(None)),
     )
     query = sa.select(Survey.id).where(due, Survey.shop_id.in_(installed))
@@ -72,9 +79,10 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
 
     Exactly-once with SMTP has one window we cannot close: the server accepted the message and the
     worker died before writing the sent-record below. The claim (status SENDING, committed before the
-    SMTP conversation) makes that case visible; after STALE_CLAIM the periodic job sends again with
-    the same Message-ID, which mailbox providers use to drop the duplicate. A worker that dies after
-    the sent-record is written (but before huey acknowledges the job) sends nothing more.
+    SMTP conversation) makes that case visible; after STALE_CLAIM (on the database's clock) the periodic
+    job sends again with the same Message-ID, which mailbox providers use to drop the duplicate. A worker
+    that dies after the sent-record is written (but before huey acknowledges the job) sends nothing more.
+    Building or sending may fail in any way: the claim is then released with the error kept (``_failed``).
     """
     survey = db.session.get(Survey, survey_id)
     if survey is None:
@@ -103,45 +111,119 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
         db.session.commit()
         return SendOutcome(survey_id, "held:hourly_cap")
 
-    message = build_message(shop, order, survey, settings, reminder=reminder)
-    try:
+    reminder_due = None
+    if not reminder and settings["reminder_days"]:
+        window = settings["send_window"]
+        reminder_due = into_send_window(now + timedelta(days=settings["reminder_days"]), shop.timezone,
+                                        clock_time(window["start"]), clock_time(window["end"]))
+    try:  # whatever fails from here (a malformed header, the SMTP conversation) releases the claim
+        message = build_message(shop, order, survey, settings, reminder=reminder)
+        db.session.commit()  # no database transaction stays open over the SMTP conversation
         mail.send(message, shop.id)
     except Exception as exc:
         db.session.rollback()
-        survey = db.session.get_one(Survey, survey_id)
-        survey.send_attempts += 1
-        survey.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        delay = backoff_seconds(survey.send_attempts)
-        _release(survey, hold_until=now + timedelta(seconds=delay), reminder=reminder)
-        db.session.commit()
-        log("survey mail failed", 30, shop=shop.domain, survey_id=survey_id, error=survey.last_error)
-        return SendOutcome(survey_id, "retry", retry_in=delay)
-
-    # The sent-record: written before the job is acknowledged.
-    if reminder:
-        survey.reminder_sent_at = now
-    else:
-        survey.status, survey.sent_at, survey.message_id = SurveyStatus.SENT, now, str(message["Message-ID"])
-        if settings["reminder_days"]:
-            window = settings["send_window"]
-            survey.reminder_due_at = into_send_window(now + timedelta(days=settings["reminder_days"]), shop.timezone,
-                                                      clock_time(window["start"]), clock_time(window["end"]))
-    survey.claimed_at = None
-    db.session.commit()
+        return _failed(survey_id, exc, now, reminder=reminder)
+    _record_sent(survey_id, now, reminder=reminder, message_id=str(message["Message-ID"]), reminder_due=reminder_due)
     return SendOutcome(survey_id, "reminded" if reminder else "sent")
 
 
+def _record_sent(survey_id: int, now: datetime, *, reminder: bool, message_id: str,
+                 reminder_due: datetime | None) -> None:
+    """The sent-record, written before the job is acknowledged. One UPDATE that moves the survey from
+    SENDING to SENT only if it is still sending: the shopper may have answered the mail already."""
+    values: dict[str, Any] = {"claimed_at": None, "send_attempts": 0, "last_error": None}
+    if reminder:
+        values["reminder_sent_at"] = now
+    else:
+        still_sending = Survey.status == SurveyStatus.SENDING
+        values.update(status=sa.case((still_sending, SurveyStatus.SENT.value), else_=Survey.status),
+                      sent_at=now, message_id=message_id,
+                      reminder_due_at=sa.case((still_sending, sa.literal(reminder_due, UTCDateTime)), else_=None))
+    db.session.execute(sa.update(Survey).where(Survey.id == survey_id).values(**values)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class MailFailure:
+    kind: str  # "bounced" (the address is refused for good), "rejected" (this message, for good), "temporary"
+    error: str  # what went wrong, without any e-mail address: it is stored and logged
+
+
+_ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"'`]+@[^\s<>()\[\]{},;:\"'`]+")
+# RFC 3463 enhanced status codes that say the address itself is bad: 5.1.x addressing, 5.2.1 mailbox disabled.
+_ADDRESS_GONE = re.compile(r"^\s*5\.(1\.\d{1,3}|2\.1)\b")
+
+
+def without_addresses(text: str) -> str:
+    return _ADDRESS.sub("<address>", text)
+
+
+def mail_failure(exc: Exception) -> MailFailure:
+    """What a failed send means for the survey. Only a 5xx refusal of the recipient or of the message is
+    final; a refused sender, failed login, 4xx reply or lost connection may pass and is tried again."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, reply = next(iter(exc.recipients.values()))  # one recipient a message
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        error = f"SMTPRecipientsRefused: {code} {without_addresses(text)}"
+        if code < 500:
+            return MailFailure("temporary", error)
+        gone = _ADDRESS_GONE.match(text) or (not re.match(r"^\s*\d\.\d", text) and code in (550, 551, 553))
+        return MailFailure("bounced" if gone else "rejected", error)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        error = f"{type(exc).__name__}: {exc.smtp_code} {without_addresses(text)}"
+        final = isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+        return MailFailure("rejected" if final else "temporary", error)
+    return MailFailure("temporary", f"{type(exc).__name__}: {without_addresses(str(exc))}")
+
+
+def _failed(survey_id: int, exc: Exception, now: datetime, *, reminder: bool) -> SendOutcome:
+    """Release the claim with the error kept: try again later, or give up (and suppress a bounced address)."""
+    failure = mail_failure(exc)
+    survey = db.session.get_one(Survey, survey_id)
+    shop = db.session.get_one(Shop, survey.shop_id)
+    survey.send_attempts += 1
+    survey.last_error = failure.error[:2000]
+    if failure.kind == "temporary" and survey.send_attempts < MAX_SEND_ATTEMPTS:
+        delay = backoff_seconds(survey.send_attempts)
+        _release(survey, hold_until=now + timedelta(seconds=delay), reminder=reminder)
+        outcome = SendOutcome(survey_id, "retry", retry_in=delay)
+    else:
+        reason = "failed" if failure.kind == "temporary" else failure.kind
+        _release(survey, skipped=reason, reminder=reminder)
+        if failure.kind == "bounced" and survey.email_hash:
+            answers.suppress_address(survey.shop_id, survey.email_hash, reason)
+        outcome = SendOutcome(survey_id, f"skipped:{reason}")
+    db.session.commit()
+    log("survey mail failed", 30, shop=shop.domain, survey_id=survey_id, error=survey.last_error,
+        attempts=survey.send_attempts, outcome=outcome.result)
+    return outcome
+
+
+def database_now() -> datetime:
+    """The database's clock, which all workers share (SQLite is embedded: every worker is on its machine)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        raw: str = db.session.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+    # clock_timestamp(), not now(): now() is the time the transaction began.
+    moment: datetime = db.session.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+    return moment.astimezone(UTC)
+
+
 def _claim(survey: Survey, reminder: bool, now: datetime) -> bool:
-    """Take the survey for this worker; a concurrent worker finds it taken (or a dead one's claim stale)."""
+    """Take the survey for this worker; a concurrent worker finds it taken (or a dead one's claim stale).
+    Whether it is due is judged by ``now``; the claim's time and age by the database's clock."""
+    claimed_at = database_now()
+    stale = Survey.claimed_at < claimed_at - STALE_CLAIM
     if reminder:
         ready = sa.and_(Survey.status == SurveyStatus.SENT, Survey.reminder_due_at <= now,
-                        Survey.reminder_sent_at.is_(None),
-                        sa.or_(Survey.claimed_at.is_(None), Survey.claimed_at < now - STALE_CLAIM))
-        values: dict[str, Any] = {"claimed_at": now}
+                        Survey.reminder_sent_at.is_(None), sa.or_(Survey.claimed_at.is_(None), stale))
+        values: dict[str, Any] = {"claimed_at": claimed_at}
     else:
         ready = sa.or_(sa.and_(Survey.status == SurveyStatus.SCHEDULED, Survey.due_at <= now),
-                       sa.and_(Survey.status == SurveyStatus.SENDING, Survey.claimed_at < now - STALE_CLAIM))
-        values = {"status": SurveyStatus.SENDING, "claimed_at": now}
+                       sa.and_(Survey.status == SurveyStatus.SENDING, stale))
+        values = {"status": SurveyStatus.SENDING, "claimed_at": claimed_at}
     result = db.session.execute(sa.update(Survey).where(Survey.id == survey.id, ready).values(**values))
     db.session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -176,6 +258,15 @@ def _is_suppressed(shop: Shop, survey: Survey) -> bool:
         Suppression.shop_id == shop.id, Suppression.email_hash == survey.email_hash)) is not None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Display text for a header: settings saved before line breaks were refused, or a shop's name, may hold
+    control characters, which the e-mail library rejects in a header."""
+    return _CONTROL.sub(" ", text).strip()  # only the controls: a French no-break space before "?" stays
+
+
 def survey_locale(shop: Shop, order: Order) -> str:
     return i18n.negotiate(order.customer_locale, shop.primary_locale)
 
@@ -199,8 +290,8 @@ def build_message(shop: Shop, order: Order, survey: Survey, settings: dict[str, 
         "score_links": links.score_links(survey, question), "unsubscribe_url": unsubscribe_url, "reminder": reminder,
     }
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = t("reminder_subject" if reminder else "subject", shop=shop_name)
-    message["From"] = formataddr((settings["sender_name"] or shop_name, current_app.config["CX_MAIL_FROM"]))
+    message["Subject"] = one_line(t("reminder_subject" if reminder else "subject", shop=shop_name))
+    message["From"] = formataddr((one_line(settings["sender_name"] or shop_name), current_app.config["CX_MAIL_FROM"]))
     message["To"] = order.email or ""
     reply_to = settings["reply_to"] or shop.email
     if reply_to:

@@ -19,6 +19,15 @@ depends_on = None
 
 def upgrade():
     # -- surveys: answers, links, sending
+    # Links name a survey by a random public id, not its sequential row id; existing rows get one here.
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('public_id', sa.String(length=24), nullable=True))
+    random_hex = ("lower(hex(randomblob(12)))" if op.get_bind().dialect.name == 'sqlite'
+                  else "substr(replace(gen_random_uuid()::text, '-', ''), 1, 24)")
+    op.execute(f"UPDATE surveys SET public_id = {random_hex} WHERE public_id IS NULL")
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.alter_column('public_id', existing_type=sa.String(length=24), nullable=False)
+        batch_op.create_index(batch_op.f('ix_surveys_public_id'), ['public_id'], unique=True)
     # -- alerts: per shop and channel
     with op.batch_alter_table('surveys', schema=None) as batch_op:
         batch_op.add_column(sa.Column('alert_email_state', sa.String(length=16), nullable=True))
@@ -65,4 +74,7 @@ def downgrade():
         batch_op.drop_column('alert_webhook_state')
         batch_op.drop_column('alert_email_state')
     # -- surveys: answers, links, sending
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_surveys_public_id'))
+        batch_op.drop_column('public_id')
     pass
