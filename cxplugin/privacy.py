@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -212,6 +213,28 @@ def _readable(raw: str) -> str:
             except (LookupError, ValueError):
                 parts.append(str(part.get_payload()))
     return "\n".join(parts)
+
+
+def purge_payloads(now: datetime, retention_days: int) -> int:
+    """Replace the raw payloads of events processed (done, ignored or failed) more than ``retention_days``
+    ago with the redacted marker; the number of events purged. Pending events keep theirs."""
+    cutoff = now - timedelta(days=retention_days)
+    finished = [EventStatus.DONE, EventStatus.IGNORED, EventStatus.FAILED]
+    purged = 0
+    while True:
+        # A failed event has no processed_at; one ignored at intake neither: their arrival counts then.
+        batch = list(db.session.scalars(
+            sa.select(WebhookEvent.id).where(
+                WebhookEvent.status.in_(finished),
+                sa.func.coalesce(WebhookEvent.processed_at, WebhookEvent.received_at) < cutoff,
+                WebhookEvent.payload != REDACTED_PAYLOAD,
+            ).order_by(WebhookEvent.id).limit(PURGE_BATCH)))
+        if not batch:
+            return purged
+        db.session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(batch))
+                           .values(payload=REDACTED_PAYLOAD))
+        db.session.commit()
+        purged += len(batch)
 
 
 def erase_shop(domain: str, keep_event_id: int | None = None) -> None:

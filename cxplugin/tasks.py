@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from huey import crontab
 
+from cxplugin import privacy
 from cxplugin.models.types import utcnow
 from cxplugin.queue import huey, in_app_context
 from cxplugin.shops import lifecycle as shops
@@ -64,3 +66,11 @@ def send_alert_batches() -> dict[str, Any]:
     """At most one alert per shop every 15 minutes, carrying every answer that needs attention."""
     sent = {shop_id: alerts.send_alerts(shop_id) for shop_id in alerts.shops_with_pending_alerts()}
     return {"shops": len(sent), "answers": sum(sent.values())}
+
+
+@huey.periodic_task(crontab(hour="3", minute="17"))
+@in_app_context
+def purge_old_webhook_payloads() -> dict[str, Any]:
+    """Raw webhook payloads carry personal data: kept for CX_PAYLOAD_RETENTION_DAYS after processing, then purged."""
+    days: int = current_app.config["CX_PAYLOAD_RETENTION_DAYS"]
+    return {"purged": privacy.purge_payloads(utcnow(), days), "retention_days": days}

@@ -13,7 +13,7 @@ import importlib.util
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from cxplugin.models import (
     WebhookEvent,
 )
 from cxplugin.shops.settings import current, merge
-from cxplugin.tasks import send_alert_batches
+from cxplugin.tasks import purge_old_webhook_payloads, send_alert_batches
 from cxplugin.webhooks import processing
 from tests.conftest import Send
 from tests.shopify_signing import SHOP, fixture, session_token
@@ -237,6 +237,39 @@ def test_log_lines_never_carry_an_email_address() -> None:
     assert "@" not in line.replace(SHOP, "")
     assert json.loads(line)["error"] == "SMTPRecipientsRefused: {'<e-mail>': (550, b'<<e-mail>>')}"
     assert json.loads(line)["shop"] == SHOP
+
+
+# ---------------------------------------------------------------- retention of raw payloads
+
+@pytest.fixture
+def config(base_config: dict[str, Any]) -> dict[str, Any]:
+    return {**base_config, "CX_PAYLOAD_RETENTION_DAYS": 30}
+
+
+def test_raw_payloads_are_purged_once_processed_longer_ago_than_the_retention_period(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int]) -> None:
+    unreadable = fixture("orders_create__basic")
+    unreadable["line_items"][0]["quantity"] = "two"
+    send_webhook("orders/create", unreadable, event_id="old-failed")
+    send_webhook("orders/updated", "orders_updated__basic", event_id="old-done")
+    send_webhook("customers/update", {"id": 1}, event_id="old-ignored")
+    send_webhook("orders/updated", "orders_updated__basic", event_id="recent-done")
+    drain()
+    send_webhook("orders/updated", "orders_updated__basic", event_id="old-pending")
+    long_ago, lately = datetime.now(UTC) - timedelta(days=31), datetime.now(UTC) - timedelta(days=29)
+    with app.app_context():
+        for event_id, received, processed in [("old-failed", long_ago, None), ("old-done", long_ago, long_ago),
+                                              ("old-ignored", long_ago, None), ("old-pending", long_ago, None),
+                                              ("recent-done", long_ago, lately)]:
+            db.session.execute(sa.update(WebhookEvent).where(WebhookEvent.event_id == event_id)
+                               .values(received_at=received, processed_at=processed))
+        db.session.commit()
+    assert purge_old_webhook_payloads.call_local() == {"purged": 3, "retention_days": 30}
+    events = events_by_id(app)
+    assert {name for name, e in events.items() if e.payload == privacy.REDACTED_PAYLOAD} == {
+        "old-failed", "old-done", "old-ignored"}
+    assert personal(events["recent-done"].payload) and personal(events["old-pending"].payload)
+    assert purge_old_webhook_payloads.call_local()["purged"] == 0
 
 
 # ---------------------------------------------------------------- address hashes made before the key
