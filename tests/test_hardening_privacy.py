@@ -301,3 +301,77 @@ def test_the_migration_rekeys_plain_address_hashes_and_keeps_the_unsubscribes_it
         assert db.session.scalars(sa.select(Suppression.email_hash)).all() == [keyed]
     order = client.get(f"/api/admin/orders/{ORDER_ID}", headers={"Authorization": f"Bearer {session_token()}"})
     assert order.status_code == 200
+
+
+# ---------------------------------------------------------------- the cart's promise, written by the shopper's browser
+
+def order_showing(promise: dict[str, Any] | str, **extra: str) -> dict[str, Any]:
+    """The basic order (placed Fri 20 Nov 10:15 New York, to NY) with this cart promise and attributes."""
+    order = fixture("orders_create__basic")
+    value = promise if isinstance(promise, str) else json.dumps(promise)
+    order["note_attributes"] = [{"name": "_cx_promise", "value": value},
+                                *({"name": k, "value": v} for k, v in extra.items())]
+    return order
+
+
+def held(client: FlaskClient) -> dict[str, Any]:
+    response = client.get(f"/api/admin/orders/{ORDER_ID}", headers={"Authorization": f"Bearer {session_token()}"})
+    assert response.status_code == 200
+    order: dict[str, Any] = response.get_json()
+    return order
+
+
+def test_a_cart_promise_the_settings_could_not_have_made_is_refused_for_the_computed_one(
+        shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int],
+        caplog: pytest.LogCaptureFixture) -> None:
+    send_webhook("orders/create", order_showing({"earliest": "2000-01-01", "latest": "2099-12-31"}))
+    logger = logging.getLogger("cxplugin")
+    logger.addHandler(caplog.handler)  # the app's logger does not propagate to the root that caplog watches
+    try:
+        drain()
+    finally:
+        logger.removeHandler(caplog.handler)
+    # What the default settings promised on Fri 20 Nov 10:15: 25 Nov – 1 Dec (Thanksgiving skipped).
+    promise = held(client)["promise"]
+    assert (promise["earliest"], promise["latest"], promise["source"], promise["rule"]) == (
+        "2026-11-25", "2026-12-01", "computed", "zone:Domestic")
+    refused = [r.fields for r in caplog.records if r.getMessage().startswith("cart promise refused")]  # type: ignore[attr-defined]
+    assert [(r["order_id"], r["shown"]) for r in refused] == [(ORDER_ID, ["2000-01-01", "2099-12-31"])]
+
+
+def test_a_cart_promise_given_the_day_before_and_held_until_the_order_is_kept(
+        shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int]) -> None:
+    # Thu 19 Nov 11:15, before the 14:00 cutoff, the block showed 24–30 Nov; the order came the next morning.
+    send_webhook("orders/create", order_showing({"earliest": "2026-11-24", "latest": "2026-11-30"}))
+    drain()
+    promise = held(client)["promise"]
+    assert (promise["earliest"], promise["latest"], promise["source"]) == ("2026-11-24", "2026-11-30", "storefront")
+
+
+def test_a_cart_promise_older_than_its_validity_is_refused(
+        shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int]) -> None:
+    # 23 Nov could only be promised before Thu 19 Nov 10:15, more than a day before the order.
+    send_webhook("orders/create", order_showing({"earliest": "2026-11-23", "latest": "2026-11-30"}))
+    drain()
+    assert held(client)["promise"]["source"] == "computed"
+
+
+def test_redaction_keeps_only_the_dates_of_the_cart_promise_and_no_other_app_attribute(
+        shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int]) -> None:
+    shown = {"earliest": "2026-11-26", "latest": "2026-11-30", "who": "Ada Lovelace, 555-625-1199"}
+    send_webhook("orders/create", order_showing(shown, _cx_gift_message="To Ada Lovelace, 228 W 29th St Apt 4B"))
+    drain()
+    send_webhook("customers/redact", "customers_redact__basic")
+    drain()
+    order = held(client)
+    assert order["note_attributes"] == {"_cx_promise": '{"earliest": "2026-11-26", "latest": "2026-11-30"}'}
+    assert (order["promise"]["earliest"], order["promise"]["latest"]) == ("2026-11-26", "2026-11-30")
+
+
+def test_redaction_drops_a_cart_promise_it_cannot_read(
+        shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int]) -> None:
+    send_webhook("orders/create", order_showing("Ada Lovelace, 228 W 29th St"))
+    drain()
+    send_webhook("customers/redact", "customers_redact__basic")
+    drain()
+    assert held(client)["note_attributes"] == {}
