@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from huey import crontab
 
+from cxplugin import privacy
 from cxplugin.models.types import utcnow
 from cxplugin.promise import learning
 from cxplugin.queue import huey, in_app_context
@@ -59,6 +61,14 @@ def send_alert_batches() -> dict[str, Any]:
 
 
 @huey.periodic_task(crontab(hour="3", minute="17"))
+@in_app_context
+def purge_old_webhook_payloads() -> dict[str, Any]:
+    """Raw webhook payloads carry personal data: kept for CX_PAYLOAD_RETENTION_DAYS after processing, then purged."""
+    days: int = current_app.config["CX_PAYLOAD_RETENTION_DAYS"]
+    return {"purged": privacy.purge_payloads(utcnow(), days), "retention_days": days}
+
+
+@huey.periodic_task(crontab(hour="3", minute="37"))
 @in_app_context
 def rebuild_learned_promises() -> dict[str, Any]:
     """Every night, a fresh learned promise for each shop that uses or considers it."""
