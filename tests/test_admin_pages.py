@@ -22,7 +22,7 @@ from cxplugin.models import OutboxMessage
 from cxplugin.schemas.settings import defaults
 from tests.conftest import Send
 from tests.shopify_signing import SHOP, session_token
-from tests.test_surveys import deliver, link, send_due
+from tests.test_surveys import click_and_confirm, deliver, send_due
 
 PAGES = ["/admin", "/admin/settings", "/admin/scores", "/admin/responses", "/admin/outbox", "/admin/at-risk"]
 STATIC = Path(__file__).resolve().parent.parent / "cxplugin" / "static"
@@ -43,7 +43,8 @@ def text(client: FlaskClient, path: str, **params: str) -> str:
 @pytest.mark.parametrize("path", PAGES)
 def seed_answers(send: Send, drain: Callable[[], int], runner: FlaskCliRunner, client: FlaskClient,
                  scores: list[int]) -> None:
-    """Deliver one order per score and answer its survey through the link in the e-mail (outbox)."""
+    """Deliver one order per score and answer its survey through the link in the e-mail (outbox), confirmed by the
+    survey page as a shopper's browser does."""
     for n in range(len(scores)):
         deliver(send, drain, order_id=820_000 + n * 10, email=f"shopper{n}@example.com")
     send_due(runner)
@@ -54,7 +55,7 @@ def seed_answers(send: Send, drain: Callable[[], int], runner: FlaskCliRunner, c
         message = email.message_from_string(raw)
         text = next(part.get_payload(decode=True).decode() for part in message.walk()
                     if part.get_content_type() == "text/plain")
-        assert client.get(link(text, score)).status_code == 200
+        click_and_confirm(client, text, score)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -75,7 +76,8 @@ def test_a_page_without_a_session_token_goes_to_shopifys_token_refresh(client: F
                                                                       path: str) -> None:
     response = client.get(f"{path}?embedded=1&shop={SHOP}")
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("http://localhost/auth/patch-id-token?")
+    # Built on APP_URL, never on the request's Host.
+    assert response.headers["Location"].startswith("https://cx.example.test/auth/patch-id-token?")
     assert "shopify-reload=" + path.replace("/", "%2F") in response.headers["Location"]
 
 

@@ -251,3 +251,32 @@ def test_responses_page_lists_every_answer_and_filters_them(
         order_link = page.locator("[data-table=responses] tbody a").first
         assert order_link.get_attribute("href").startswith(f"https://admin.shopify.com/store/{SHOP.split('.')[0]}/orders/")
         assert watched.errors == []
+
+
+def test_the_settings_page_compares_the_learned_promise_and_switches_to_it_in_one_click(
+        app: Flask, shop: str, live_server: str, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    from tests.test_learned_promise_modes import learn
+
+    learn(runner, tmp_path)  # 120 deliveries to New York, slower than the fixed ranges say
+    with chromium_page() as page:
+        watched = Watched(page, app)
+        page.goto(embedded(live_server, "/admin/settings"))
+        table = page.locator("table", has_text="Learned")
+        assert "Your settings" in table.inner_text() and "learned from 120 deliveries" in table.inner_text()
+        assert page.get_by_label("Target on-time rate (%)").input_value() == "95"
+        page.get_by_role("button", name="Use the learned promise").click()
+        page.get_by_text("Settings saved.").wait_for()
+        page.goto(embedded(live_server, "/admin/settings"))
+        assert page.get_by_label("How the promise is made").input_value() == "learned"
+        assert page.get_by_role("button", name="Use the learned promise").count() == 0
+        page.get_by_label("Target on-time rate (%)").fill("90")
+        page.locator("[data-fallback-save-bar]").get_by_role("button", name="Save").click()
+        page.get_by_text("Settings saved.").wait_for()
+        assert watched.errors == []
+    with app.app_context():
+        from cxplugin.extensions import db
+        from cxplugin.models import Shop
+        from cxplugin.shops import settings as shop_settings
+
+        promise = shop_settings.current(db.session.query(Shop).filter_by(domain=SHOP).one())["promise"]
+        assert (promise["mode"], promise["target_on_time"]) == ("learned", 0.9)

@@ -19,6 +19,7 @@ from cxplugin.admin.overview import overview
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import OutboxMessage, Shop
+from cxplugin.promise import learning
 from cxplugin.shopify.auth import PATCH_ID_TOKEN_PATH, app_home_input, is_own_path, is_shop_domain, to_response
 from cxplugin.shopify.client import http_client, shopify_app
 from cxplugin.shops import settings as shop_settings
@@ -92,6 +93,7 @@ def home() -> Response:
 def settings() -> Response:
     return embedded_page("admin/settings.html", lambda shop: {
         "settings": shop_settings.current(shop), "history": recent_versions(shop), "locales": i18n.LOCALES,
+        "learned": learning.latest(shop.id),
         "weekdays": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     })
 

@@ -110,6 +110,7 @@
     if (kind === 'int') return numberOr(raw);
     if (kind === 'opt-int') return raw === '' ? null : numberOr(raw);
     if (kind === 'opt-text') return raw === '' ? null : raw;
+    if (kind === 'percent') return /^\d+(\.\d+)?$/.test(raw) ? Math.round(Number(raw) * 10) / 1000 : raw;
     if (kind === 'list') return raw.split(/[\n,]/).map(function (s) { return s.trim(); }).filter(Boolean);
     if (kind === 'weekdays') {
       return Array.prototype.map.call(el.querySelectorAll('input:checked'), function (i) { return Number(i.value); });
@@ -265,9 +266,16 @@
     form.addEventListener('change', changed);
     form.addEventListener('submit', function (e) { e.preventDefault(); save(); });
     d.addEventListener('click', function (e) {
-      var t = e.target.closest && e.target.closest('[data-save],[data-discard],[data-add-item],[data-remove-item]');
+      var t = e.target.closest && e.target.closest('[data-save],[data-discard],[data-add-item],[data-remove-item],[data-use-learned]');
       if (!t) return;
       if (t.matches('[data-save]')) { e.preventDefault(); save(); }
+      else if (t.matches('[data-use-learned]')) {
+        // One click: switch the mode and save, with whatever else the merchant has changed on the page.
+        e.preventDefault();
+        form.querySelector('[data-field="promise.mode"]').value = 'learned';
+        setDirty(true);
+        save();
+      }
       else if (t.matches('[data-discard]')) { e.preventDefault(); discard(); }
       else if (t.matches('[data-add-item]')) {
         var list = form.querySelector('[data-list="' + t.dataset.addItem + '"]');
