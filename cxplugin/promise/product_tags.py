@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Product, Shop
-from cxplugin.shopify.admin_api import AdminApiError, graphql
+from cxplugin.shopify.admin_api import AdminApiError, call
 
 PRODUCT_TAGS = """
 query ProductTags($id: ID!) {
@@ -64,10 +64,8 @@ def tags_for(shop: Shop, product_ids: Sequence[int]) -> list[list[str]]:
 
 
 def _fetch(shop: Shop, product_id: int) -> Product | None:
-    if shop.access_token is None:
-        return None
     try:
-        data = graphql(shop.handle, shop.access_token, PRODUCT_TAGS, {"id": f"gid://shopify/Product/{product_id}"})
+        data = call(shop.id, PRODUCT_TAGS, {"id": f"gid://shopify/Product/{product_id}"})
     except AdminApiError as exc:
         # Answer without tag rules this time; the next request asks again.
         log("product tags unavailable", 30, shop=shop.domain, product_id=product_id, code=exc.code)

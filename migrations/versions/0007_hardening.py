@@ -22,6 +22,11 @@ def upgrade():
     # -- alerts: per shop and channel
     # -- privacy: retention
     # -- shopify tokens and products
+    with op.batch_alter_table('shops', schema=None) as batch_op:
+        # Set when Shopify refused the refresh token: the next /admin load exchanges a new one.
+        batch_op.add_column(sa.Column('needs_reauth_at', sa.DateTime(timezone=True), nullable=True))
+        # A process refreshing the shop's token holds this lease until then (one refresh at a time).
+        batch_op.add_column(sa.Column('token_refresh_until', sa.DateTime(timezone=True), nullable=True))
     # -- shop lifecycle
     pass
 
@@ -29,6 +34,9 @@ def upgrade():
 def downgrade():
     # -- shop lifecycle
     # -- shopify tokens and products
+    with op.batch_alter_table('shops', schema=None) as batch_op:
+        batch_op.drop_column('token_refresh_until')
+        batch_op.drop_column('needs_reauth_at')
     # -- privacy: retention
     # -- alerts: per shop and channel
     # -- surveys: answers, links, sending
