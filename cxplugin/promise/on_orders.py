@@ -6,10 +6,12 @@ import json
 from datetime import date
 from typing import Any
 
+from cxplugin.extensions import db
 from cxplugin.models import Order, Shop
+from cxplugin.models.types import utcnow
 from cxplugin.promise import calculator as promise
+from cxplugin.promise import product_tags as products
 from cxplugin.promise import punctuality
-from cxplugin.promise.product_tags import tags_for
 from cxplugin.shops import settings as shop_settings
 
 # The cart attribute the storefront block writes; it reaches orders/create as a note attribute.
@@ -42,10 +44,14 @@ def attach(shop: Shop, order: Order) -> None:
         order.promise_source, order.promise_rule = "none", "no promise"
         return
     product_ids = [li["product_id"] for li in order.line_items if li.get("product_id")]
+    # The tags held now; products not held count as untagged, and are fetched once this transaction commits
+    # (no call to Shopify inside it), so that later orders see their tags.
+    tags, wanted = products.known_tags(shop.id, product_ids, utcnow()) if product_ids else ({}, [])
+    products.want_after_commit(db.session(), shop.id, wanted)
     result = promise.compute(
         shop_settings.promise_settings(settings, shop.timezone, shop.country_code), order.placed_at,
         promise.Destination(order.destination_country, order.destination_province, order.destination_zip),
-        item_tags=tags_for(shop, product_ids) if product_ids else [],
+        item_tags=products.tags_in_order(tags, product_ids),
     )
     order.promise_earliest, order.promise_latest = result.earliest, result.latest
     order.promise_source = "computed" if result.served else "none"
