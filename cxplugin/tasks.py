@@ -13,7 +13,7 @@ from huey import crontab
 
 from cxplugin import privacy
 from cxplugin.models.types import utcnow
-from cxplugin.promise import learning
+from cxplugin.promise import learning, product_tags
 from cxplugin.queue import huey, in_app_context
 from cxplugin.shops import lifecycle as shops
 from cxplugin.surveys import alerts, sending
@@ -34,6 +34,15 @@ def process_webhook_event(event_id: int) -> dict[str, Any]:
 @in_app_context
 def sync_shop_with_shopify(shop_id: int) -> dict[str, Any]:
     return shops.sync_with_shopify(shop_id, SUBSCRIBABLE)
+
+
+@huey.task()
+@in_app_context
+def fetch_product_tags(shop_id: int, product_ids: list[int]) -> dict[str, Any]:
+    fetched = product_tags.fetch(shop_id, product_ids, utcnow())
+    if fetched.later:
+        fetch_product_tags.schedule((shop_id, fetched.later), delay=fetched.retry_in or 0)
+    return {"shop_id": shop_id, **fetched.log_fields()}
 
 
 @huey.periodic_task(crontab(minute="*"))

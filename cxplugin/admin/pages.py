@@ -53,7 +53,8 @@ def embedded_page(template: str, context: Callable[[Shop], dict[str, Any]]) -> R
     if not result.ok or not result.shop:
         return to_response(result.response)
     shop = find_shop(result.shop)
-    if shop is None or not shop.is_installed or shop.access_token is None:
+    # Shopify refusing the shop's refresh token marks it needs_reauth_at: this load exchanges a new token.
+    if shop is None or not shop.is_installed or shop.access_token is None or shop.needs_reauth_at is not None:
         with http_client() as client:
             exchange = shopify_app().exchange_using_token_exchange(
                 access_mode="offline",

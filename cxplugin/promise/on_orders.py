@@ -10,11 +10,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Order, Shop
+from cxplugin.models.types import utcnow
 from cxplugin.promise import calculator as promise
 from cxplugin.promise import learning, punctuality
-from cxplugin.promise.product_tags import tags_for
+from cxplugin.promise import product_tags as products
 from cxplugin.shops import settings as shop_settings
 
 # The cart attribute the storefront block writes; it reaches orders/create as a note attribute.
@@ -41,7 +43,11 @@ def attach(shop: Shop, order: Order) -> None:
     if order.promise_source is not None or order.placed_at is None:
         return
     product_ids = [li["product_id"] for li in order.line_items if li.get("product_id")]
-    item_tags = tags_for(shop, product_ids) if product_ids else []
+    # The tags held now; products not held count as untagged, and are fetched once this transaction commits
+    # (no call to Shopify inside it), so that later orders see their tags.
+    tags, wanted = products.known_tags(shop.id, product_ids, utcnow()) if product_ids else ({}, [])
+    products.want_after_commit(db.session(), shop.id, wanted)
+    item_tags = products.tags_in_order(tags, product_ids)
     shown = shown_promise(order.note_attributes.get(PROMISE_ATTRIBUTE))
     if shown is not None:
         window = possible_window(shop, order, item_tags)

@@ -57,6 +57,14 @@ def upgrade():
     # -- privacy: retention
     _rehash_addresses(_keyed_hash)
     # -- shopify tokens and products
+    with op.batch_alter_table('shops', schema=None) as batch_op:
+        # Set when Shopify refused the refresh token: the next /admin load exchanges a new one.
+        batch_op.add_column(sa.Column('needs_reauth_at', sa.DateTime(timezone=True), nullable=True))
+        # A process refreshing the shop's token holds this lease until then (one refresh at a time).
+        batch_op.add_column(sa.Column('token_refresh_until', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        # Shopify could not be asked for the product's tags: untagged until asked again a little later.
+        batch_op.add_column(sa.Column('fetch_failed_at', sa.DateTime(timezone=True), nullable=True))
     # -- shop lifecycle
     pass
 
@@ -64,6 +72,11 @@ def upgrade():
 def downgrade():
     # -- shop lifecycle
     # -- shopify tokens and products
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.drop_column('fetch_failed_at')
+    with op.batch_alter_table('shops', schema=None) as batch_op:
+        batch_op.drop_column('token_refresh_until')
+        batch_op.drop_column('needs_reauth_at')
     # -- privacy: retention
     _rehash_addresses(_plain_hash)
     # -- alerts: per shop and channel
