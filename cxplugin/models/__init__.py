@@ -4,10 +4,12 @@ from cxplugin.models.change_stamp import ChangeStamp
 from cxplugin.models.data_request import DataRequest
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
+from cxplugin.models.score import ScoreDay
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
 from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
 from cxplugin.models.webhook_event import EventStatus, WebhookEvent
 
-__all__ = ["ChangeStamp", "DataRequest", "EventStatus", "Order", "OutboxMessage", "Product", "SettingsVersion",
-           "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus", "WebhookEvent"]
+__all__ = ["ChangeStamp", "DataRequest", "EventStatus", "Order", "OutboxMessage", "Product", "ScoreDay",
+           "SettingsVersion", "Shipment", "ShipmentStatusEvent", "Shop", "Suppression", "Survey", "SurveyStatus",
+           "WebhookEvent"]

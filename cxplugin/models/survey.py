@@ -23,6 +23,7 @@ class SurveyStatus(enum.StrEnum):
 
 class Survey(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "surveys"
+    __table_args__ = (sa.Index("ix_surveys_shop_answered_at", "shop_id", "answered_at"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     shop_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -50,6 +51,9 @@ class Survey(db.Model):  # type: ignore[name-defined,misc]
     answered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # "pending" once an answer needs the merchant's attention, "sent" when the batched alert went out.
     alert_state: so.Mapped[str | None] = so.mapped_column(sa.String(16), index=True)
+    # The merchant's follow-up of an answer: "open", "contacted" or "resolved".
+    follow_up: so.Mapped[str] = so.mapped_column(sa.String(16), default="open", server_default="open")
+    follow_up_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     order: so.Mapped[Order] = so.relationship()

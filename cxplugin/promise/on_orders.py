@@ -33,18 +33,24 @@ def attach(shop: Shop, order: Order) -> None:
     if order.promise_source is not None or order.placed_at is None:
         return
     shown = shown_promise(order.note_attributes.get(PROMISE_ATTRIBUTE))
+    settings = shop_settings.in_force_at(shop, order.placed_at)
+    calculator_settings = shop_settings.promise_settings(settings, shop.timezone, shop.country_code)
+    destination = promise.Destination(order.destination_country or "", order.destination_province,
+                                      order.destination_zip)
+    if order.destination_country:
+        # The zone the destination fell in when the order was placed: the scores break deliveries down by it.
+        zone, _ = calculator_settings.zone_for(destination)
+        order.promise_zone = zone.name if zone else None
     if shown:
         order.promise_earliest, order.promise_latest = shown
         order.promise_source, order.promise_rule = "storefront", None
         return
-    settings = shop_settings.in_force_at(shop, order.placed_at)
     if not settings["promise"]["enabled"] or not order.destination_country:
         order.promise_source, order.promise_rule = "none", "no promise"
         return
     product_ids = [li["product_id"] for li in order.line_items if li.get("product_id")]
     result = promise.compute(
-        shop_settings.promise_settings(settings, shop.timezone, shop.country_code), order.placed_at,
-        promise.Destination(order.destination_country, order.destination_province, order.destination_zip),
+        calculator_settings, order.placed_at, destination,
         item_tags=tags_for(shop, product_ids) if product_ids else [],
     )
     order.promise_earliest, order.promise_latest = result.earliest, result.latest
