@@ -290,3 +290,16 @@ def test_preview_answers_as_the_storefront_would(client: FlaskClient, shop: str)
     assert got["text"]["arrival"]
     assert get(client, "/api/admin/preview", country="USA").status_code == 400
 
+
+
+def test_cx_scores_rebuild_recounts_to_the_same_figures(app: Flask, client: FlaskClient, runner: Any,
+                                                        history: None) -> None:
+    before = get(client, "/api/admin/scores", **RANGE).get_json()
+    with app.app_context():
+        db.session.execute(sa.delete(ScoreDay))
+        db.session.commit()
+    assert get(client, "/api/admin/scores", **RANGE).get_json()["on_time"]["delivered"] == 0
+    result = runner.invoke(args=["cx", "scores", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "13 orders" in result.output
+    assert get(client, "/api/admin/scores", **RANGE).get_json() == before
