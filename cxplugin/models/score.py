@@ -17,7 +17,8 @@ KEY = ("shop_id", "kind", "grain", "day", "bucket", "country", "zone", "carrier"
 
 
 def _counter() -> so.MappedColumn[int]:
-    return so.mapped_column(sa.BigInteger, default=0, server_default="0")
+    # integer, not bigint: a day never counts 2^31 of anything, and sum(integer) is a bigint, not a numeric
+    return so.mapped_column(sa.Integer, default=0, server_default="0")
 
 
 class ScoreDay(db.Model):  # type: ignore[name-defined,misc]

@@ -86,19 +86,42 @@ class _Zero(dict[str, int]):
 _ZERO: Counts = _Zero()
 
 
-def _sums(shop: Shop, kind: str, grain: str, first: date, last: date,
-          *group: sa.ColumnElement[Any] | so.InstrumentedAttribute[Any]) -> dict[tuple[Any, ...], Counts]:
-    """The counters of ``kind``/``grain`` summed over [first, last], per value of ``group``."""
-    query = (sa.select(*group, *[sa.func.coalesce(sa.func.sum(getattr(ScoreDay, n)), 0).label(n) for n in COUNTERS])
-             .where(ScoreDay.shop_id == shop.id, ScoreDay.kind == kind, ScoreDay.grain == grain,
-                    ScoreDay.day >= first, ScoreDay.day <= last))
-    if group:
-        query = query.group_by(*group)
-    result: dict[tuple[Any, ...], Counts] = {}
+_GROUP = (ScoreDay.kind, ScoreDay.grain, ScoreDay.bucket, ScoreDay.country, ScoreDay.zone, ScoreDay.carrier)
+Sums = dict[tuple[Any, ...], Counts]
+
+
+def _sums(shop: Shop, first: date, last: date, group: tuple[Any, ...], matured: date | None = None,
+          grain: str | None = None) -> Sums:
+    """The counters summed over the days [first, last], per value of ``group``; with ``matured``, also the repeat
+    purchase counters of the days up to it (as ``matured_customers`` and ``matured_returned``)."""
+    columns = [sa.func.coalesce(sa.func.sum(getattr(ScoreDay, n)), 0) for n in COUNTERS]
+    names = list(COUNTERS)
+    if matured is not None:
+        for name, counter in (("matured_customers", ScoreDay.first_customers),
+                              ("matured_returned", ScoreDay.first_returned)):
+            columns.append(sa.func.coalesce(sa.func.sum(sa.case((ScoreDay.day <= matured, counter), else_=0)), 0))
+            names.append(name)
+    query = (sa.select(*group, *columns).where(ScoreDay.shop_id == shop.id, ScoreDay.day >= first,
+                                               ScoreDay.day <= last).group_by(*group))
+    if grain is not None:
+        query = query.where(ScoreDay.grain == grain)
+    result: Sums = {}
     for row in db.session.execute(query):
         values = tuple(row)
-        result[values[:len(group)]] = _Zero(zip(COUNTERS, (int(v) for v in values[len(group):]), strict=True))
+        result[values[:len(group)]] = _Zero(zip(names, (int(v) for v in values[len(group):]), strict=True))
     return result
+
+
+def _total(sums: Sums, kind: str, grain: str, **match: Any) -> Counts:
+    """The counters of the rows of ``kind`` and ``grain`` whose key columns equal ``match`` (a tuple: any of)."""
+    summed = _Zero()
+    for key, counts in sums.items():
+        row = dict(zip(("kind", "grain", "bucket", "country", "zone", "carrier"), key, strict=True))
+        if row["kind"] == kind and row["grain"] == grain and all(
+                row[name] in (wanted if isinstance(wanted, tuple) else (wanted,)) for name, wanted in match.items()):
+            for name, n in counts.items():
+                summed[name] += n
+    return summed
 
 
 def _week(column: so.InstrumentedAttribute[Any]) -> sa.ColumnElement[Any]:
@@ -110,62 +133,58 @@ def _week(column: so.InstrumentedAttribute[Any]) -> sa.ColumnElement[Any]:
 
 
 def scores(shop: Shop, period: rules.DateRange, today: date) -> dict[str, Any]:
-    """Every figure of the scores page for ``period`` (shop-local dates, inclusive)."""
+    """Every figure of the scores page for ``period`` (shop-local dates, inclusive): two sums over the rollups
+    and the latest comments."""
     first, last = period.start, period.end
-    bucket_col = ScoreDay.bucket
-    delivered = _sums(shop, "delivery", "punctuality", first, last, bucket_col)
-    sent = _sums(shop, "survey", "punctuality", first, last, bucket_col)
+    matured = min(last, rules.matured_until(today))
+    sums = _sums(shop, first, last, _GROUP, matured=matured)
+    delivered, sent = _total(sums, "delivery", "punctuality"), _total(sums, "survey", "punctuality")
 
-    def total(by: dict[tuple[Any, ...], Counts], only: tuple[str, ...] | None = None) -> Counts:
-        summed = _Zero()
-        for (key, *_), counts in by.items():
-            if only is None or key in only:
-                for name, n in counts.items():
-                    summed[name] += n
-        return summed
+    def cohort(buckets: tuple[str, ...]) -> dict[str, Any]:
+        counts = _total(sums, "delivery", "punctuality", bucket=buckets)
+        return repeat_purchase(_Zero(first_customers=counts["matured_customers"],
+                                     first_returned=counts["matured_returned"]))
 
-    matured = _sums(shop, "delivery", "punctuality", first, min(last, rules.matured_until(today)), bucket_col)
-    late = rules.BUCKETS[1:]
-    result: dict[str, Any] = {
+    def per_bucket(b: str) -> dict[str, Any]:
+        answers = _total(sums, "survey", "punctuality", bucket=b)
+        return {"bucket": b, "orders": _total(sums, "delivery", "punctuality", bucket=b)["orders"],
+                "csat": csat(answers), "nps": nps(answers)}
+
+    return {
         "from": first.isoformat(), "to": last.isoformat(),
-        "on_time": on_time(total(delivered)),
-        "csat": csat(total(sent)),
-        "nps": nps(total(sent)),
-        "response_rate": response_rate(total(sent)),
-        "by_punctuality": [
-            {"bucket": b, "orders": delivered.get((b,), _ZERO)["orders"], "csat": csat(sent.get((b,), _ZERO)),
-             "nps": nps(sent.get((b,), _ZERO))} for b in rules.BUCKETS],
-        "repeat_purchase": {"on_time": repeat_purchase(total(matured, ("on_time",))),
-                            "late": repeat_purchase(total(matured, late)),
-                            "deliveries_until": min(last, rules.matured_until(today)).isoformat()},
+        "on_time": on_time(delivered),
+        "csat": csat(sent),
+        "nps": nps(sent),
+        "response_rate": response_rate(sent),
+        "by_punctuality": [per_bucket(b) for b in rules.BUCKETS],
+        "repeat_purchase": {"on_time": cohort(rules.BUCKETS[:1]), "late": cohort(rules.BUCKETS[1:]),
+                            "deliveries_until": matured.isoformat()},
+        "by_destination": _breakdown(sums, "destination", ("country", "zone")),
+        "by_carrier": _breakdown(sums, "carrier", ("carrier",)),
+        "weekly": _weekly(shop, first, last),
+        "comments": latest_comments(shop, period),
     }
-    result["by_destination"] = _breakdown(shop, "destination", first, last, ("country", "zone"),
-                                          ScoreDay.country, ScoreDay.zone)
-    result["by_carrier"] = _breakdown(shop, "carrier", first, last, ("carrier",), ScoreDay.carrier)
-    result["weekly"] = _weekly(shop, first, last)
-    result["comments"] = latest_comments(shop, period)
-    return result
 
 
-def _breakdown(shop: Shop, grain: str, first: date, last: date, names: tuple[str, ...],
-               *group: sa.ColumnElement[Any] | so.InstrumentedAttribute[Any]) -> list[dict[str, Any]]:
-    deliveries = _sums(shop, "delivery", grain, first, last, *group)
-    surveys = _sums(shop, "survey", grain, first, last, *group)
-    keys = sorted(set(deliveries) | set(surveys), key=lambda k: (-deliveries.get(k, _ZERO)["orders"], k))
-    return [{**{name: value or None for name, value in zip(names, key, strict=True)},
-             **breakdown(deliveries.get(key, _ZERO), surveys.get(key, _ZERO))} for key in keys]
+def _breakdown(sums: Sums, grain: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    positions = [("bucket", "country", "zone", "carrier").index(n) + 2 for n in names]
+    keys = sorted({tuple(key[i] for i in positions) for key in sums if key[1] == grain})
+    rows = []
+    for key in keys:
+        match = dict(zip(names, key, strict=True))
+        rows.append((match, _total(sums, "delivery", grain, **match), _total(sums, "survey", grain, **match)))
+    rows.sort(key=lambda r: (-r[1]["orders"], tuple(r[0].values())))
+    return [{**{name: value or None for name, value in match.items()}, **breakdown(d, s)} for match, d, s in rows]
 
 
 def _weekly(shop: Shop, first: date, last: date) -> list[dict[str, Any]]:
     """On-time rate, CSAT and NPS per week (Monday first) that has a day in the period."""
-    week = _week(ScoreDay.day).label("week")
-    deliveries = _sums(shop, "delivery", "punctuality", first, last, week)
-    surveys = _sums(shop, "survey", "punctuality", first, last, week)
-    weeks = sorted({_as_date(k[0]) for k in (*deliveries, *surveys)})
-    by_date_d = {_as_date(k[0]): v for k, v in deliveries.items()}
-    by_date_s = {_as_date(k[0]): v for k, v in surveys.items()}
-    return [{"week": w.isoformat(), "on_time": on_time(by_date_d.get(w, _ZERO)),
-             "csat": csat(by_date_s.get(w, _ZERO)), "nps": nps(by_date_s.get(w, _ZERO))} for w in weeks]
+    sums = _sums(shop, first, last, (ScoreDay.kind, _week(ScoreDay.day).label("week")), grain="punctuality")
+    weeks = sorted({_as_date(week) for _, week in sums})
+    by_kind = {(kind, _as_date(week)): counts for (kind, week), counts in sums.items()}
+    return [{"week": w.isoformat(), "on_time": on_time(by_kind.get(("delivery", w), _ZERO)),
+             "csat": csat(by_kind.get(("survey", w), _ZERO)), "nps": nps(by_kind.get(("survey", w), _ZERO))}
+            for w in weeks]
 
 
 def _as_date(value: Any) -> date:

@@ -55,7 +55,7 @@ def upgrade():
         sa.Column('country', sa.String(length=2), nullable=False),
         sa.Column('zone', sa.String(length=255), nullable=False),
         sa.Column('carrier', sa.String(length=255), nullable=False),
-        *[sa.Column(name, sa.BigInteger(), nullable=False, server_default='0') for name in _COUNTERS],
+        *[sa.Column(name, sa.Integer(), nullable=False, server_default='0') for name in _COUNTERS],
         sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('shop_id', 'kind', 'grain', 'day', 'bucket', 'country', 'zone', 'carrier',
