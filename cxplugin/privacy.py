@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from cxplugin.extensions import db
 from cxplugin.models import DataRequest, Order, OutboxMessage, Shipment, ShipmentStatusEvent, Shop, Survey, WebhookEvent
 from cxplugin.models.types import utcnow
+from cxplugin.returns import records as returns
 from cxplugin.schemas.orders import OrderOut
 
 REDACTED_PAYLOAD = json.dumps({"redacted": True})
@@ -55,6 +56,7 @@ def redact_customer(shop: Shop, customer_id: int | None, email: str | None, orde
         db.session.execute(sa.update(ShipmentStatusEvent).where(ShipmentStatusEvent.shipment_id.in_(shipment_ids))
                            .values(city=None, province=None))
     shopify_ids = [o.shopify_id for o in orders] + list(order_ids)
+    returns.forget_notes(shop, shopify_ids)
     about_customer: list[sa.ColumnElement[bool]] = [WebhookEvent.order_id.in_(shopify_ids)]
     if customer_id is not None:
         about_customer.append(WebhookEvent.customer_id == customer_id)

@@ -180,6 +180,11 @@ enum WebhookSubscriptionTopic {
   CUSTOMERS_UPDATE
   CUSTOMERS_DELETE
   REFUNDS_CREATE
+  RETURNS_REQUEST
+  RETURNS_APPROVE
+  RETURNS_DECLINE
+  RETURNS_CLOSE
+  RETURNS_CANCEL
 }
 
 type WebhookSubscription implements Node {

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from cxplugin.extensions import db
 from cxplugin.models import DataRequest, Order, OutboxMessage, Survey, SurveyStatus
 from cxplugin.promise import on_orders as order_promise
+from cxplugin.returns import records as returns
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.shopify.auth import current_shop, require_session_token
 from cxplugin.shops import settings as shop_settings
@@ -49,6 +50,14 @@ def order(shopify_order_id: int) -> dict[str, Any]:
     result: dict[str, Any] = OrderOut().dump(found)
     result["promise"] = order_promise.summary(current_shop(), found)
     return result
+
+
+@bp.get("/returns")
+@require_session_token
+def returns_list() -> dict[str, Any]:
+    """The shop's returns (newest first) with their lines and reasons, and the returns figures."""
+    shop = current_shop()
+    return {"returns": returns.listing(shop), "summary": returns.summary(shop)}
 
 
 @bp.get("/data-requests")
