@@ -129,6 +129,19 @@ def order_returns(shop: Shop, order: Order, now: datetime, locale: str) -> dict[
     return {"order_id": order.shopify_id, "locale": locale, "dir": i18n.direction(locale), "lines": lines}
 
 
+def deadline_line(shop: Shop, order: Order, now: datetime, locale: str) -> str:
+    """One line for the survey mail and page: the order's last day to return, 'final sale' when nothing in it can
+    be returned, or nothing (not delivered yet, window closed, returns off)."""
+    judged = [j for _, j in lines_eligibility(shop, order, now)]
+    days = [j.last_day for j in judged if j.eligible and j.last_day]
+    if days:
+        return return_terms.deadline_text(max(days), locale, shop.country_code)
+    final = (eligibility.Exclusion.EXCLUDED_TAG, eligibility.Exclusion.EXCLUDED_TYPE, eligibility.Exclusion.DISCOUNTED)
+    if judged and all(j.reason in final for j in judged):
+        return i18n.phrase(locale, "returns", "final_sale")
+    return ""
+
+
 def return_reasons(shop: Shop) -> list[dict[str, str]]:
     """Shopify's return reason definitions for the shop (id, handle, name), deleted ones left out."""
     if shop.access_token is None:
