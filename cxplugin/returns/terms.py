@@ -11,6 +11,7 @@ from typing import Any
 
 from babel.dates import format_skeleton
 from babel.numbers import format_currency
+from markupsafe import escape
 
 from cxplugin import i18n
 from cxplugin.returns import eligibility
@@ -72,3 +73,40 @@ def deadline_text(day: date, locale: str, country: str | None) -> str:
     """'You can return items until Mon, Dec 14' in the shopper's language."""
     when = format_skeleton("yMMMMEd", day, locale=i18n.babel_locale(locale, country))
     return i18n.phrase(locale, "returns", "until", date=when)
+
+
+def _liquid_safe(text: str) -> str:
+    """Text for a Liquid page: HTML-escaped, and braces and percent signs as entities so Liquid reads no tag in it."""
+    escaped = str(escape(text))
+    return escaped.replace("{", "&#123;").replace("}", "&#125;").replace("%", "&#37;")
+
+
+def terms_page(settings: dict[str, Any], locale: str) -> str:
+    """The return terms as a Liquid page for the app proxy, rendered by Shopify inside the shop's theme.
+
+    Only the shop's own settings and the app's phrases go in, all escaped; nothing from the request does
+    (the language is one of the app's ten, chosen by :func:`i18n.negotiate`). The one Liquid expression is
+    the theme's own account URL.
+    """
+    section = settings["returns"]
+    direction = i18n.direction(locale)
+    parts = [f'<section class="cx-returns" dir="{direction}" lang="{locale}">',
+             f"<h1>{_liquid_safe(i18n.phrase(locale, 'returns', 'title'))}</h1>"]
+    line = terms_line(section, locale)
+    if line["text"]:
+        parts.append(f"<p>{_liquid_safe(line['text'])}</p>")
+    if section["enabled"] and section["restocking_fee_percent"]:
+        fee = i18n.phrase(locale, "returns", "restocking", percent=str(section["restocking_fee_percent"]))
+        parts.append(f"<p>{_liquid_safe(fee)}</p>")
+    how = section["instructions"].get(locale) or section["instructions"].get("en")
+    if section["enabled"] and how:
+        paragraphs = [p.strip() for p in how.split("\n\n") if p.strip()]
+        parts.extend(f"<p>{_liquid_safe(p)}</p>" for p in paragraphs)
+    if section["enabled"]:
+        sign_in = _liquid_safe(i18n.phrase(locale, "returns", "sign_in"))
+        parts.append(f'<p><a href="{{{{ routes.account_url }}}}">{sign_in}</a></p>')
+    if section["policy_url"]:
+        parts.append(f'<p><a href="{_liquid_safe(section["policy_url"])}">'
+                     f"{_liquid_safe(i18n.phrase(locale, 'returns', 'policy'))}</a></p>")
+    parts.append("</section>")
+    return "\n".join(parts) + "\n"
