@@ -242,3 +242,20 @@ def test_the_extension_may_call_across_origins(server: httpx.Client) -> None:
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_a_request_whose_submit_died_midway_can_be_made_again(app: Flask, delivered_order: datetime,
+                                                              server: httpx.Client, fake_shopify: FakeShopify) -> None:
+    from cxplugin.models import Order, Shop
+    from cxplugin.returns.requests import RequestedLine, _request_key
+
+    with app.app_context():  # a claim left "sending" ten minutes ago by a worker that died
+        shop = db.session.scalars(sa.select(Shop)).one()
+        order = db.session.scalars(sa.select(Order).where(Order.shopify_id == ORDER)).one()
+        key = _request_key(shop, order, CUSTOMER, [RequestedLine(SHIRT, 1, DAMAGED, "The seam came apart")])
+        db.session.add(ReturnRequest(shop_id=shop.id, order_shopify_id=ORDER, customer_id=CUSTOMER, request_key=key,
+                                     status="sending", lines=[], created_at=datetime.now(UTC) - timedelta(minutes=10)))
+        db.session.commit()
+    response = post(server, [shirt()])
+    assert response.status_code == 201, response.text
+    assert len(mutations(fake_shopify)) == 1

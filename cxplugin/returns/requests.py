@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +52,9 @@ mutation RequestReturn($input: ReturnRequestInput!) {
 # How long a second identical submit waits for the first to finish before saying it is still on its way.
 _WAIT_SECONDS = 15.0
 _POLL_SECONDS = 0.1
+# A claim still "sending" after this long belongs to a submit that died; the request may be made again (if Shopify
+# did take the first one, it refuses the quantity a second time).
+_ABANDONED_AFTER = timedelta(minutes=5)
 
 
 class RefusedRequest(Exception):
@@ -242,11 +245,11 @@ def _wait_for_first(shop: Shop, key: str, locale: str) -> dict[str, Any]:
         db.session.rollback()  # see the other submit's commit
         row = _held_request(shop, key)
         if row is None:  # the first submit failed and let go: nothing was requested
-            raise RefusedRequest(409, [{"message": i18n.phrase(locale, "returns", "refused", message="")}])
+            raise RefusedRequest(409, [{"message": i18n.phrase(locale, "returns", "in_progress")}])
         if row.status == "requested":
             return _answer(row)
         time.sleep(_POLL_SECONDS)
-    raise RefusedRequest(409, [{"message": i18n.phrase(locale, "returns", "refused", message="")}])
+    raise RefusedRequest(409, [{"message": i18n.phrase(locale, "returns", "in_progress")}])
 
 
 def request_return(shop: Shop, order: Order, customer_id: int, lines: Sequence[RequestedLine], now: datetime,
@@ -258,6 +261,9 @@ def request_return(shop: Shop, order: Order, customer_id: int, lines: Sequence[R
     """
     key = _request_key(shop, order, customer_id, lines)
     held = _held_request(shop, key)
+    if held is not None and held.status == "sending" and held.created_at < now - _ABANDONED_AFTER:
+        _release(shop, key)  # a submit that died between claiming and hearing back from Shopify
+        held = None
     if held is not None:
         return (_answer(held), False) if held.status == "requested" else (_wait_for_first(shop, key, locale), False)
     reasons = {r["id"] for r in return_reasons(shop)}
