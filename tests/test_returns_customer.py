@@ -259,3 +259,13 @@ def test_a_request_whose_submit_died_midway_can_be_made_again(app: Flask, delive
     response = post(server, [shirt()])
     assert response.status_code == 201, response.text
     assert len(mutations(fake_shopify)) == 1
+
+
+def test_shopify_out_of_reach_answers_502_and_records_nothing(app: Flask, delivered_order: datetime,
+                                                              server: httpx.Client, fake_shopify: FakeShopify) -> None:
+    fake_shopify.fail_next_graphql = 401
+    response = post(server, [shirt()])
+    assert response.status_code == 502
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ReturnRequest)) == 0
+    assert mutations(fake_shopify) == []

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from cxplugin import i18n
+from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Order, Shop
 from cxplugin.models.types import utcnow
@@ -96,10 +97,13 @@ def order_returns(order_id: int) -> Any:
     """Each line's eligibility and last day, and the shop's return reasons to choose from."""
     shop, _, order = _order(order_id)
     answer = returns.order_returns(shop, order, utcnow(), _locale())
+    domain = shop.domain
     try:
-        answer["reasons"] = returns.return_reasons(shop)
+        access = returns.ShopifyAccess.of(shop)
+        db.session.rollback()  # Shopify is asked outside any transaction
+        answer["reasons"] = returns.return_reasons(access)
     except AdminApiError as exc:
-        log("return reasons unavailable", 30, shop=shop.domain, code=exc.code)
+        log("return reasons unavailable", 30, shop=domain, code=exc.code)
         answer["reasons"] = []
     return answer
 
@@ -121,7 +125,7 @@ def request_return(order_id: int) -> Any:
     except returns.RefusedRequest as exc:
         return jsonify(error=exc.errors[0]["message"], errors=exc.errors), exc.status
     except AdminApiError as exc:
-        log("return request failed", 40, shop=shop.domain, code=exc.code)
+        log("return request failed", 40, shop=g.log_fields.get("shop"), code=exc.code)
         return jsonify(error="Shopify could not be reached. Try again in a minute."), 502
     return jsonify(answer), 201 if created else 200
 

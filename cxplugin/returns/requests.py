@@ -145,11 +145,23 @@ def deadline_line(shop: Shop, order: Order, now: datetime, locale: str) -> str:
     return ""
 
 
-def return_reasons(shop: Shop) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class ShopifyAccess:
+    """What a call to the shop's Admin API needs, read before the transaction ends (calls happen outside one)."""
+
+    handle: str
+    token: str
+
+    @classmethod
+    def of(cls, shop: Shop) -> ShopifyAccess:
+        if shop.access_token is None:
+            raise AdminApiError("no_access_token", "the shop has no access token")
+        return cls(shop.handle, shop.access_token)
+
+
+def return_reasons(access: ShopifyAccess) -> list[dict[str, str]]:
     """Shopify's return reason definitions for the shop (id, handle, name), deleted ones left out."""
-    if shop.access_token is None:
-        raise AdminApiError("no_access_token", "the shop has no access token")
-    data = graphql(shop.handle, shop.access_token, RETURN_REASONS)
+    data = graphql(access.handle, access.token, RETURN_REASONS)
     return [{"id": n["id"], "handle": n["handle"], "name": n["name"]}
             for n in data["returnReasonDefinitions"]["nodes"] if not n.get("deleted")]
 
@@ -168,9 +180,8 @@ def _request_key(shop: Shop, order: Order, customer_id: int, lines: Sequence[Req
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def _check(shop: Shop, order: Order, lines: Sequence[RequestedLine], now: datetime, locale: str,
+def _check(judged: dict[int, eligibility.LineEligibility], lines: Sequence[RequestedLine], locale: str,
            reason_ids: set[str]) -> None:
-    judged = {li["id"]: j for li, j in lines_eligibility(shop, order, now)}
     errors = []
     asked: dict[int, int] = {}
     for ln in lines:
@@ -190,10 +201,10 @@ def _check(shop: Shop, order: Order, lines: Sequence[RequestedLine], now: dateti
         raise RefusedRequest(422, errors)
 
 
-def _fulfillment_lines(shop: Shop, order: Order, lines: Sequence[RequestedLine], locale: str) -> list[dict[str, Any]]:
+def _fulfillment_lines(access: ShopifyAccess, order_gid: str, lines: Sequence[RequestedLine],
+                       locale: str) -> list[dict[str, Any]]:
     """Shopify's returnable fulfilment line items for the requested lines (a line shipped in parts spans several)."""
-    assert shop.access_token is not None
-    data = graphql(shop.handle, shop.access_token, RETURNABLE, {"orderId": f"gid://shopify/Order/{order.shopify_id}"})
+    data = graphql(access.handle, access.token, RETURNABLE, {"orderId": order_gid})
     available: dict[int, list[list[Any]]] = {}
     for fulfillment in data["returnableFulfillments"]["nodes"]:
         for item in fulfillment["returnableFulfillmentLineItems"]["nodes"]:
@@ -216,9 +227,9 @@ def _fulfillment_lines(shop: Shop, order: Order, lines: Sequence[RequestedLine],
     return items
 
 
-def _claim(shop: Shop, order: Order, customer_id: int, key: str, lines: Sequence[RequestedLine]) -> bool:
-    """Claim the request key; False when another submit of the same request holds it."""
-    db.session.add(ReturnRequest(shop_id=shop.id, order_shopify_id=order.shopify_id, customer_id=customer_id,
+def _claim(shop_id: int, order_shopify_id: int, customer_id: int, key: str, lines: Sequence[RequestedLine]) -> bool:
+    """Claim the request key (committed); False when another submit of the same request holds it."""
+    db.session.add(ReturnRequest(shop_id=shop_id, order_shopify_id=order_shopify_id, customer_id=customer_id,
                                  request_key=key, status="sending",
                                  lines=[{"line_item_id": ln.line_item_id, "quantity": ln.quantity,
                                          "reason_id": ln.reason_id, "note": ln.note} for ln in lines]))
@@ -230,8 +241,8 @@ def _claim(shop: Shop, order: Order, customer_id: int, key: str, lines: Sequence
         return False
 
 
-def _held_request(shop: Shop, key: str) -> ReturnRequest | None:
-    return db.session.scalar(sa.select(ReturnRequest).where(ReturnRequest.shop_id == shop.id,
+def _held_request(shop_id: int, key: str) -> ReturnRequest | None:
+    return db.session.scalar(sa.select(ReturnRequest).where(ReturnRequest.shop_id == shop_id,
                                                             ReturnRequest.request_key == key))
 
 
@@ -239,11 +250,11 @@ def _answer(row: ReturnRequest) -> dict[str, Any]:
     return {"return": {"id": row.return_gid, "status": "requested"}, "lines": row.lines}
 
 
-def _wait_for_first(shop: Shop, key: str, locale: str) -> dict[str, Any]:
+def _wait_for_first(shop_id: int, key: str, locale: str) -> dict[str, Any]:
     deadline = time.monotonic() + _WAIT_SECONDS
     while time.monotonic() < deadline:
         db.session.rollback()  # see the other submit's commit
-        row = _held_request(shop, key)
+        row = _held_request(shop_id, key)
         if row is None:  # the first submit failed and let go: nothing was requested
             raise RefusedRequest(409, [{"message": i18n.phrase(locale, "returns", "in_progress")}])
         if row.status == "requested":
@@ -259,40 +270,43 @@ def request_return(shop: Shop, order: Order, customer_id: int, lines: Sequence[R
     Raises RefusedRequest for a line that is not eligible, a quantity above what remains, an unknown reason,
     or Shopify's user errors (nothing is then recorded as requested); AdminApiError when Shopify is unreachable.
     """
+    shop_id, order_shopify_id = shop.id, order.shopify_id
     key = _request_key(shop, order, customer_id, lines)
-    held = _held_request(shop, key)
+    held = _held_request(shop_id, key)
     if held is not None and held.status == "sending" and held.created_at < now - _ABANDONED_AFTER:
-        _release(shop, key)  # a submit that died between claiming and hearing back from Shopify
+        _release(shop_id, key)  # a submit that died between claiming and hearing back from Shopify
         held = None
     if held is not None:
-        return (_answer(held), False) if held.status == "requested" else (_wait_for_first(shop, key, locale), False)
-    reasons = {r["id"] for r in return_reasons(shop)}
-    _check(shop, order, lines, now, locale, reasons)
-    items = _fulfillment_lines(shop, order, lines, locale)
-    db.session.rollback()  # end the read transaction: Shopify is asked outside any
-    if not _claim(shop, order, customer_id, key, lines):
-        return _wait_for_first(shop, key, locale), False
+        return (_answer(held), False) if held.status == "requested" else (_wait_for_first(shop_id, key, locale), False)
+    judged = {li["id"]: j for li, j in lines_eligibility(shop, order, now)}
+    access, domain = ShopifyAccess.of(shop), shop.domain
+    db.session.rollback()  # end the reads: Shopify is asked outside any transaction
+    order_gid = f"gid://shopify/Order/{order_shopify_id}"
+    _check(judged, lines, locale, {r["id"] for r in return_reasons(access)})
+    items = _fulfillment_lines(access, order_gid, lines, locale)
+    if not _claim(shop_id, order_shopify_id, customer_id, key, lines):
+        return _wait_for_first(shop_id, key, locale), False
     try:
-        data = graphql(shop.handle, shop.access_token or "", RETURN_REQUEST,
-                       {"input": {"orderId": f"gid://shopify/Order/{order.shopify_id}", "returnLineItems": items}})
+        data = graphql(access.handle, access.token, RETURN_REQUEST,
+                       {"input": {"orderId": order_gid, "returnLineItems": items}})
     except AdminApiError:
-        _release(shop, key)
+        _release(shop_id, key)
         raise
     payload = data["returnRequest"]
     if payload["userErrors"] or not payload["return"]:
-        _release(shop, key)
-        log("return request refused by Shopify", 30, shop=shop.domain, errors=payload["userErrors"])
+        _release(shop_id, key)
+        log("return request refused by Shopify", 30, shop=domain, errors=payload["userErrors"])
         raise RefusedRequest(422, [{"field": ".".join(e.get("field") or []), "message": i18n.phrase(
             locale, "returns", "refused", message=e["message"])} for e in payload["userErrors"]])
-    row = _held_request(shop, key)
+    row = _held_request(shop_id, key)
     assert row is not None
     row.status, row.return_gid, row.created_at = "requested", payload["return"]["id"], utcnow()
     db.session.commit()
     return _answer(row), True
 
 
-def _release(shop: Shop, key: str) -> None:
+def _release(shop_id: int, key: str) -> None:
     db.session.rollback()
-    db.session.execute(sa.delete(ReturnRequest).where(ReturnRequest.shop_id == shop.id,
+    db.session.execute(sa.delete(ReturnRequest).where(ReturnRequest.shop_id == shop_id,
                                                       ReturnRequest.request_key == key))
     db.session.commit()
