@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 SHOPIFY_API_VERSION = "2026-10"
 
 # Scopes the app asks for (kept in step with shopify.app.toml).
-SHOPIFY_SCOPES = "read_orders,read_fulfillments,read_products,read_customers,read_locales"
+SHOPIFY_SCOPES = "read_orders,read_fulfillments,read_products,read_customers,read_locales,read_returns,write_returns"
 
 
 def _flag(value: str | None) -> bool:

@@ -61,6 +61,11 @@ def apply_order(shop: Shop, payload: dict[str, Any], triggered_at: datetime | No
     return order
 
 
+def _discounted(line_item: dict[str, Any]) -> bool:
+    """Whether any discount went to this line (discounted items may be final sale under the return terms)."""
+    return bool(line_item["total_discount"] or any(a["amount"] for a in line_item["discount_allocations"]))
+
+
 def _copy_order_fields(order: Order, p: dict[str, Any]) -> None:
     customer = p["customer"] or {}
     address = p["shipping_address"] or {}
@@ -70,7 +75,9 @@ def _copy_order_fields(order: Order, p: dict[str, Any]) -> None:
     order.customer_locale = p["customer_locale"]
     order.destination_country = address.get("country_code")
     order.destination_province = address.get("province_code")
-    order.line_items = [{key: li[key] for key in ("title", "quantity", "product_id", "variant_id")}
+    order.line_items = [{"id": li["id"], "title": li["title"], "quantity": li["quantity"],
+                         "product_id": li["product_id"], "variant_id": li["variant_id"],
+                         "discounted": _discounted(li)}
                         for li in p["line_items"]]
     order.financial_status = p["financial_status"]
     order.fulfillment_status = p["fulfillment_status"]

@@ -34,6 +34,7 @@ from cxplugin.models import (
 )
 from cxplugin.models.types import utcnow
 from cxplugin.promise.on_orders import PROMISE_ATTRIBUTE, shown_promise
+from cxplugin.returns import records as returns
 from cxplugin.schemas.orders import OrderOut
 
 REDACTED_PAYLOAD = json.dumps({"redacted": True})
@@ -90,6 +91,7 @@ def redact_customer(shop: Shop, customer_id: int | None, email: str | None, orde
                            .values(message=None, city=None, province=None))
     shopify_ids = {o.shopify_id for o in orders} | set(order_ids)
     _redact_events(shop.domain, customer_id, spellings | addresses, shopify_ids, keep_event_id)
+    returns.forget_notes(shop, list(shopify_ids))
     _forget_outbox(shop, addresses, orders)
     if customer_id is not None:
         db.session.execute(sa.delete(DataRequest).where(DataRequest.shop_id == shop.id,

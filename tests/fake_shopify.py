@@ -180,6 +180,11 @@ enum WebhookSubscriptionTopic {
   CUSTOMERS_UPDATE
   CUSTOMERS_DELETE
   REFUNDS_CREATE
+  RETURNS_REQUEST
+  RETURNS_APPROVE
+  RETURNS_DECLINE
+  RETURNS_CLOSE
+  RETURNS_CANCEL
 }
 
 type WebhookSubscription implements Node {
@@ -226,7 +231,87 @@ type WebhookSubscriptionDeletePayload {
   userErrors: [UserError!]!
 }
 
+type ReturnReasonDefinition implements Node {
+  id: ID!
+  handle: String!
+  name: String!
+  deleted: Boolean!
+}
+
+type ReturnReasonDefinitionConnection {
+  nodes: [ReturnReasonDefinition!]!
+  pageInfo: PageInfo!
+}
+
+type LineItem implements Node {
+  id: ID!
+}
+
+type FulfillmentLineItem implements Node {
+  id: ID!
+  quantity: Int
+  lineItem: LineItem!
+}
+
+type Fulfillment implements Node {
+  id: ID!
+}
+
+type ReturnableFulfillmentLineItem {
+  fulfillmentLineItem: FulfillmentLineItem!
+  quantity: Int!
+}
+
+type ReturnableFulfillmentLineItemConnection {
+  nodes: [ReturnableFulfillmentLineItem!]!
+  pageInfo: PageInfo!
+}
+
+type ReturnableFulfillment implements Node {
+  id: ID!
+  fulfillment: Fulfillment!
+  returnableFulfillmentLineItems(first: Int, after: String): ReturnableFulfillmentLineItemConnection!
+}
+
+type ReturnableFulfillmentConnection {
+  nodes: [ReturnableFulfillment!]!
+  pageInfo: PageInfo!
+}
+
+enum ReturnStatus { CANCELED CLOSED DECLINED OPEN REQUESTED }
+
+type Return implements Node {
+  id: ID!
+  status: ReturnStatus!
+  name: String!
+}
+
+type ReturnUserError {
+  field: [String!]
+  message: String!
+  code: String
+}
+
+input ReturnRequestLineItemInput {
+  fulfillmentLineItemId: ID!
+  quantity: Int!
+  returnReasonDefinitionId: ID
+  customerNote: String
+}
+
+input ReturnRequestInput {
+  orderId: ID!
+  returnLineItems: [ReturnRequestLineItemInput!]!
+}
+
+type ReturnRequestPayload {
+  return: Return
+  userErrors: [ReturnUserError!]!
+}
+
 type QueryRoot {
+  returnReasonDefinitions(first: Int, after: String): ReturnReasonDefinitionConnection!
+  returnableFulfillments(orderId: ID!, first: Int, after: String): ReturnableFulfillmentConnection!
   shop: Shop!
   shopLocales(published: Boolean = false): [ShopLocale!]!
   product(id: ID!): Product
@@ -246,6 +331,7 @@ type QueryRoot {
 }
 
 type Mutation {
+  returnRequest(input: ReturnRequestInput!): ReturnRequestPayload
   webhookSubscriptionCreate(
     topic: WebhookSubscriptionTopic!
     webhookSubscription: WebhookSubscriptionInput!
@@ -348,6 +434,18 @@ class FakeShopify:
         self.token_exchanges: list[dict[str, Any]] = []
         self.graphql_calls: list[GraphQLCall] = []
         self.webhook_subscriptions: list[WebhookSubscriptionRecord] = []
+        # Returns: reason definitions (id, handle, name), each order's returnable fulfilment line items
+        # (order gid -> [(fulfillment gid, [(fulfillment line item gid, line item gid, quantity)])]),
+        # the returns requested, and user errors the next returnRequest answers instead.
+        self.return_reasons: list[tuple[str, str, str]] = [
+            ("gid://shopify/ReturnReasonDefinition/2001", "damaged", "Damaged or defective"),
+            ("gid://shopify/ReturnReasonDefinition/2002", "arrived-late", "Arrived too late"),
+            ("gid://shopify/ReturnReasonDefinition/2003", "size-too-small", "Size was too small"),
+        ]
+        self.returnable: dict[str, list[tuple[str, list[tuple[str, str, int]]]]] = {}
+        self.returns_requested: list[dict[str, Any]] = []
+        self.return_request_user_errors: list[dict[str, Any]] = []
+        self.return_request_delay: float = 0.0
         # The next GraphQL call(s) answer this HTTP status instead of executing;
         # ``fail_graphql_times`` calls in a row (shopify_app retries 429/502/503/504
         # twice, sleeping 1 s then 2 s between 5xx attempts).
@@ -901,6 +999,48 @@ class _Root:
             "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
         }
 
+    def returnReasonDefinitions(self, info: GraphQLResolveInfo, first: int | None = None,
+                                after: str | None = None) -> Json:
+        nodes = [{"id": i, "handle": h, "name": n, "deleted": False} for i, h, n in self.fake.return_reasons]
+        return {"nodes": nodes[: first or len(nodes)], "pageInfo": _no_more_pages()}
+
+    def returnableFulfillments(self, info: GraphQLResolveInfo, orderId: str, first: int | None = None,
+                               after: str | None = None) -> Json:
+        _check_gid(orderId)
+        nodes = [{"id": f"gid://shopify/ReturnableFulfillment/{fid.rsplit('/', 1)[1]}", "fulfillment": {"id": fid},
+                  "returnableFulfillmentLineItems": lambda info, first=None, after=None, items=items: {
+                      "nodes": [{"quantity": q, "fulfillmentLineItem": {"id": fli, "quantity": q,
+                                                                         "lineItem": {"id": li}}}
+                                for fli, li, q in items if q > 0],
+                      "pageInfo": _no_more_pages()}}
+                 for fid, items in self.fake.returnable.get(orderId, [])]
+        return {"nodes": nodes, "pageInfo": _no_more_pages()}
+
+    def returnRequest(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> Json:
+        _check_gid(input["orderId"])
+        if self.fake.return_request_delay:
+            time.sleep(self.fake.return_request_delay)
+        if self.fake.return_request_user_errors:
+            errors, self.fake.return_request_user_errors = self.fake.return_request_user_errors, []
+            return {"return": None, "userErrors": errors}
+        reasons = {i for i, _, _ in self.fake.return_reasons}
+        returnable = {fli: q for _, items in self.fake.returnable.get(input["orderId"], []) for fli, _, q in items}
+        for n, item in enumerate(input["returnLineItems"]):
+            fli = item["fulfillmentLineItemId"]
+            if fli not in returnable or item["quantity"] > returnable[fli]:
+                return {"return": None, "userErrors": [{"field": ["input", "returnLineItems", str(n), "quantity"],
+                                                        "message": "Quantity is not available for return.",
+                                                        "code": "INVALID"}]}
+            if item.get("returnReasonDefinitionId") not in reasons:
+                return {"return": None, "userErrors": [{"field": ["input", "returnLineItems", str(n),
+                                                                  "returnReasonDefinitionId"],
+                                                        "message": "Return reason definition does not exist.",
+                                                        "code": "NOT_FOUND"}]}
+        number = next(self.fake._ids)
+        self.fake.returns_requested.append(input)
+        return {"return": {"id": f"gid://shopify/Return/{number}", "status": "REQUESTED", "name": f"#R{number}"},
+                "userErrors": []}
+
     def _subscriptions(self) -> list[WebhookSubscriptionRecord]:
         domain = self.shop_record.myshopify_domain
         return [s for s in self.fake.webhook_subscriptions if s.shop == domain]
@@ -927,6 +1067,10 @@ def _hs256_signed_by(token: str, secret: str) -> bool:
 
 def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _no_more_pages() -> Json:
+    return {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}
 
 
 def _oauth_error(error: str, description: str) -> Json:

@@ -15,6 +15,7 @@ from cxplugin.models import DataRequest, Order, OutboxMessage
 from cxplugin.models.types import utcnow
 from cxplugin.promise import on_orders as order_promise
 from cxplugin.promise.answers import promise_answer
+from cxplugin.returns import records as returns
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.schemas.storefront import PromiseQuery
 from cxplugin.scores import figures, rules
@@ -57,6 +58,14 @@ def order(shopify_order_id: int) -> dict[str, Any]:
     result: dict[str, Any] = OrderOut().dump(found)
     result["promise"] = order_promise.summary(current_shop(), found)
     return result
+
+
+@bp.get("/returns")
+@require_session_token
+def returns_list() -> dict[str, Any]:
+    """The shop's returns (newest first) with their lines and reasons, and the returns figures."""
+    shop = current_shop()
+    return {"returns": returns.listing(shop), "summary": returns.summary(shop)}
 
 
 @bp.get("/data-requests")

@@ -7,6 +7,7 @@ from cxplugin.models.delivery_history import PastDelivery
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
 from cxplugin.models.promise_model import PromiseModel
+from cxplugin.models.returns import Return, ReturnRequest
 from cxplugin.models.score import ScoreDay
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
@@ -23,6 +24,8 @@ __all__ = [
     "PastDelivery",
     "Product",
     "PromiseModel",
+    "Return",
+    "ReturnRequest",
     "ScoreDay",
     "SettingsVersion",
     "Shipment",

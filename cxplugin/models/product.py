@@ -19,6 +19,7 @@ class Product(db.Model):  # type: ignore[name-defined,misc]
     shop_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     shopify_id: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     tags: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    product_type: so.Mapped[str | None] = so.mapped_column(sa.String(255))  # for the returns' excluded types
     # False when Shopify said there is no such product (so misses are not asked again).
     in_shopify: so.Mapped[bool] = so.mapped_column(default=True)
     # Shopify could not be asked (error, no token): held as untagged until asking again is due.

@@ -1,4 +1,4 @@
-"""The storefront's promise answer: the calculator's result plus ready-to-show sentences."""
+"""The storefront's promise answer: the calculator's result plus ready-to-show sentences, and the returns line."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from cxplugin import i18n
 from cxplugin.promise import calculator as promise
 from cxplugin.promise import learning
+from cxplugin.returns import terms as returns_terms
 from cxplugin.schemas.storefront import PromiseQuery
 from cxplugin.shopify.signatures import PROXY_SIGNING_PARAMS
 from cxplugin.shops import settings as shop_settings
@@ -63,10 +64,12 @@ def promise_answer(shop: ShopView, query: dict[str, Any], now: datetime) -> Held
     settings = shop.settings
     locale = i18n.negotiate(query["locale"], shop.primary_locale)
     country = (query["country"] or shop.country_code or "").upper()
-    answer: dict[str, Any] = {"locale": locale, "dir": i18n.direction(locale)}
+    tags = product_tags(shop, query["product_ids"]) if query["product_ids"] else []
+    returns = returns_terms.products_line(settings, shop.timezone, shop.country_code, tags, locale)
+    answer: dict[str, Any] = {"locale": locale, "dir": i18n.direction(locale), "returns": returns,
+                              "returns_text": returns["text"]}
     if not settings["promise"]["enabled"] or not country:
         return HeldAnswer(answer | _not_served("disabled" if country else "no_destination", locale, country), None)
-    tags = product_tags(shop, query["product_ids"]) if query["product_ids"] else []
     destination = promise.Destination(country, query["region"])
     choice = learning.promise_settings_for(shop_settings.promise_settings(settings, shop.timezone, shop.country_code),
                                            settings["promise"]["mode"], shop.learned, destination)

@@ -62,6 +62,7 @@ def apply_product(shop: Shop, payload: dict[str, Any]) -> None:
     if held.source_updated_at and updated_at and updated_at < held.source_updated_at:
         return
     held.tags = split_tags(payload["tags"])
+    held.product_type = payload["product_type"] or None
     held.in_shopify = True
     held.fetch_failed_at = None
     held.source_updated_at = updated_at

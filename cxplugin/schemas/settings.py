@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from cxplugin import outbound
+from cxplugin import i18n, outbound
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -140,14 +140,50 @@ class SurveySection(_Strict):
             raise ValidationError(problem)
 
 
+class ReturnFee(_Strict):
+    amount = fields.Decimal(required=True, as_string=True, places=2,
+                            validate=validate.Range(min=0, max=10_000, error="Use an amount from 0 to 10000."))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$",
+                                                                     error="Use a currency code like EUR or USD."))
+
+
+def _instructions(texts: dict[str, str]) -> None:
+    unknown = sorted(set(texts) - set(i18n.LOCALES))
+    if unknown:
+        raise ValidationError(f"Languages must be among {', '.join(i18n.LOCALES)}: {', '.join(unknown)}.")
+
+
+class ReturnsSection(_Strict):
+    """The return terms: what a shopper reads before buying, and what decides each line's deadline after delivery."""
+
+    enabled = fields.Boolean(required=True)
+    window_days = fields.Integer(required=True, validate=validate.Range(1, 365))
+    day_kind = fields.String(load_default="calendar", validate=validate.OneOf(["calendar", "business"]))
+    # delivery (with fulfilment + fallback_days when no delivery event came) or the fulfilment itself
+    counts_from = fields.String(load_default="delivery", validate=validate.OneOf(["delivery", "fulfillment"]))
+    fallback_days = fields.Integer(load_default=7, validate=validate.Range(0, 60))
+    excluded_tags = fields.List(fields.String(validate=[validate.Length(1, 255), _one_line]), load_default=list,
+                                validate=validate.Length(max=50))
+    excluded_product_types = fields.List(fields.String(validate=[validate.Length(1, 255), _one_line]),
+                                         load_default=list, validate=validate.Length(max=50))
+    discounted_final_sale = fields.Boolean(load_default=False)
+    fee = fields.Nested(ReturnFee, load_default=None, allow_none=True)  # None: free returns
+    restocking_fee_percent = fields.Integer(load_default=0, validate=validate.Range(0, 100))
+    instructions = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Length(max=2000)),
+                               load_default=dict, validate=_instructions)
+    policy_url = fields.Url(load_default=None, allow_none=True, schemes={"https"})
+
+
 class SettingsSchema(_Strict):
     promise = fields.Nested(PromiseSection, required=True)
     surveys = fields.Nested(SurveySection, required=True)
+    returns = fields.Nested(ReturnsSection, required=True)
 
 
 def defaults(country: str | None) -> dict[str, Any]:
     """Settings a new shop starts with: ship on weekdays, domestic 2–4 days, elsewhere 5–12 days;
-    ask CSAT then NPS two days after delivery, in the shop's daytime, at most once a month per shopper."""
+    ask CSAT then NPS two days after delivery, in the shop's daytime, at most once a month per shopper;
+    free returns within 30 days of delivery, except products tagged final-sale."""
     domestic = [country] if country else []
     return {
         "promise": {
@@ -187,6 +223,20 @@ def defaults(country: str | None) -> dict[str, Any]:
             "brand_color": "#1a73e8",
             "alert_email": None,
             "alert_webhook_url": None,
+        },
+        "returns": {
+            "enabled": True,
+            "window_days": 30,
+            "day_kind": "calendar",
+            "counts_from": "delivery",
+            "fallback_days": 7,
+            "excluded_tags": ["final-sale"],
+            "excluded_product_types": [],
+            "discounted_final_sale": False,
+            "fee": None,
+            "restocking_fee_percent": 0,
+            "instructions": {},
+            "policy_url": None,
         },
     }
 

@@ -37,8 +37,15 @@ class NoteAttribute(_Payload):
     value = fields.Raw(load_default=None, allow_none=True)
 
 
+class DiscountAllocation(_Payload):
+    amount = fields.Decimal(load_default=0)
+
+
 class LineItem(_Payload):
+    id = fields.Integer(load_default=None, allow_none=True)
     title = _opt_str()
+    total_discount = fields.Decimal(load_default=0, allow_none=True)
+    discount_allocations = fields.List(fields.Nested(DiscountAllocation), load_default=list)
     quantity = fields.Integer(load_default=1)
     product_id = fields.Integer(load_default=None, allow_none=True)
     variant_id = fields.Integer(load_default=None, allow_none=True)
@@ -113,6 +120,7 @@ class ProductPayload(_Payload):
 
     id = fields.Integer(required=True)
     tags = fields.Raw(load_default="", allow_none=True)
+    product_type = _opt_str()
     updated_at = _opt_time()
 
 
@@ -139,3 +147,40 @@ class CustomersDataRequestPayload(_Payload):
     customer = fields.Nested(CustomerRef, required=True)
     orders_requested = fields.List(fields.Integer(), load_default=list)
     data_request = fields.Nested(DataRequestRef, load_default=dict)
+
+
+class IdRef(_Payload):
+    id = fields.Integer(required=True)
+
+
+class ReturnReasonDefinitionRef(_Payload):
+    handle = _opt_str()
+
+
+class FulfillmentLineItemRef(_Payload):
+    id = fields.Integer(load_default=None, allow_none=True)
+    line_item = fields.Nested(IdRef, load_default=None, allow_none=True)
+
+
+class ReturnLineItem(_Payload):
+    id = fields.Integer(load_default=None, allow_none=True)
+    quantity = fields.Integer(required=True)
+    fulfillment_line_item = fields.Nested(FulfillmentLineItemRef, load_default=None, allow_none=True)
+    return_reason = _opt_str()  # the older enum (e.g. "defective"), when no definition is given
+    return_reason_definition = fields.Nested(ReturnReasonDefinitionRef, load_default=None, allow_none=True)
+    customer_note = _opt_str()
+
+
+class ReturnPayload(_Payload):
+    """returns/request, returns/approve, returns/decline, returns/close, returns/cancel.
+
+    The topic says the new status; the line items come with returns/request (the others may repeat them)."""
+
+    id = fields.Integer(required=True)
+    order = fields.Nested(IdRef, load_default=None, allow_none=True)
+    order_id = fields.Integer(load_default=None, allow_none=True)
+    status = _opt_str()
+    return_line_items = fields.List(fields.Nested(ReturnLineItem), load_default=None, allow_none=True)
+    requested_at = _opt_time()
+    created_at = _opt_time()
+    updated_at = _opt_time()

@@ -7,9 +7,11 @@ import time
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
+from cxplugin import i18n
 from cxplugin.logs import log
 from cxplugin.models.types import utcnow
 from cxplugin.promise.answers import held_promise_answer
+from cxplugin.returns.terms import terms_page
 from cxplugin.shopify import signatures
 from cxplugin.shopify.client import signing_secrets
 from cxplugin.shops.lifecycle import shop_domain
@@ -45,5 +47,17 @@ def promise_view() -> Response | tuple[Response, int]:
     except ValidationError as exc:
         return jsonify(status=400, message="Some parameters are not valid.", errors=exc.messages), 400
     response = current_app.response_class(held.json(now), mimetype="application/json")
+    response.headers["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
+    return response
+
+
+@bp.get("/returns")
+def returns_view() -> Response | tuple[Response, int]:
+    """The shop's return terms, rendered by Shopify in the shop's theme (Liquid), in the shopper's language."""
+    shop = _verified_shop()
+    if not isinstance(shop, ShopView):
+        return shop
+    locale = i18n.negotiate(request.args.get("locale"), request.accept_languages.best, shop.primary_locale)
+    response = current_app.response_class(terms_page(shop.settings, locale), mimetype="application/liquid")
     response.headers["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
     return response

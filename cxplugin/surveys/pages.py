@@ -12,6 +12,7 @@ from cxplugin import i18n
 from cxplugin.extensions import db
 from cxplugin.models import Shop, Survey
 from cxplugin.models.types import utcnow
+from cxplugin.returns import requests as return_deadline
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys import answers, links, sending
 from cxplugin.surveys.rules import parse_score, questions, scores
@@ -38,9 +39,12 @@ def _render(survey: Survey | None, state: str, status: int = 200, **extra: Any) 
 
     # The page's one style block and one script run by this nonce; nothing else on it may run or load.
     nonce = secrets.token_urlsafe(16)
+    # The thank-you page tells the order's return deadline (or that it is final sale).
+    returns_line = return_deadline.deadline_line(shop, survey.order, utcnow(), locale) \
+        if shop and survey and state in ("answer", "thanks") else ""
     html = render_template("survey/page.html", t=t, ts=ts, locale=locale, dir=i18n.direction(locale),
                            shop_name=shop_name, brand_color=settings["brand_color"], state=state, nonce=nonce,
-                           **extra)
+                           returns_line=returns_line, **extra)
     headers = {
         "Content-Security-Policy": (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
                                     "connect-src 'self'; form-action 'self'; base-uri 'none'; "

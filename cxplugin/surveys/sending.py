@@ -20,6 +20,7 @@ from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Order, Shop, Suppression, Survey, SurveyStatus
 from cxplugin.models.types import utcnow
+from cxplugin.returns import requests as return_deadline
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys import answers, links
 from cxplugin.surveys.rules import (
@@ -289,6 +290,7 @@ def build_message(shop: Shop, order: Order, survey: Survey, settings: dict[str, 
         "first_name": order.first_name, "item_title": items[0]["title"] if items else None,
         "more_items": max(len(items) - 1, 0), "question": question,
         "score_links": links.score_links(survey, question), "unsubscribe_url": unsubscribe_url, "reminder": reminder,
+        "returns_line": return_deadline.deadline_line(shop, order, utcnow(), locale),
     }
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = one_line(t("reminder_subject" if reminder else "subject", shop=shop_name))

@@ -16,6 +16,7 @@ from cxplugin.models import Order, Shop, WebhookEvent
 from cxplugin.models.types import utcnow
 from cxplugin.promise import on_orders as order_promise
 from cxplugin.promise import product_tags as products
+from cxplugin.returns import records as returns
 from cxplugin.schemas import webhooks as s
 from cxplugin.scores import facts as delivery_facts
 from cxplugin.shops import lifecycle as shops
@@ -57,6 +58,7 @@ def _order_changed(shop: Shop, order: Order, event: WebhookEvent) -> None:
     db.session.flush()
     order_promise.attach(shop, order)
     delivery_facts.refresh(shop, order)
+    returns.link_waiting_returns(shop, order)
     scheduling.plan(shop, order, utcnow())
     event.order_id, event.customer_id = order.shopify_id, order.customer_id
 
@@ -74,6 +76,12 @@ def _fulfillment(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> N
 def _fulfillment_event(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
     assert shop is not None
     _order_changed(shop, orders.apply_fulfillment_event(shop, p, event.triggered_at).order, event)
+
+
+def _return(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    held = returns.apply_return(shop, event.topic, p, event.triggered_at or event.received_at)
+    event.order_id = held.order_shopify_id
 
 
 def _product(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
@@ -128,6 +136,7 @@ _ALL = [
     Topic("products/create", s.ProductPayload, Kind.BUSINESS, _product),
     Topic("products/update", s.ProductPayload, Kind.BUSINESS, _product),
     Topic("products/delete", s.ProductDeletePayload, Kind.BUSINESS, _product_delete),
+    *(Topic(name, s.ReturnPayload, Kind.BUSINESS, _return) for name in returns.STATUS_BY_TOPIC),
     Topic("shop/update", s.ShopPayload, Kind.BUSINESS, _shop_update),
     Topic("app/uninstalled", s.ShopPayload, Kind.LIFECYCLE, _uninstalled),
     Topic("customers/redact", s.CustomersRedactPayload, Kind.COMPLIANCE, _customers_redact),

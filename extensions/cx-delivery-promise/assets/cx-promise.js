@@ -4,7 +4,8 @@
  * Each block asks the app proxy once:
  *   GET {data-cx-proxy}?product_id=&variant_id=&country=&locale=    (product block)
  *   GET {data-cx-proxy}?product_ids=1,2,3&country=&locale=           (cart block)
- * and writes the answer into the block's fixed-height lines (the block never changes size).
+ * and writes the answer into the block's fixed-height lines (the block never changes size); the returns
+ * line ("Free returns within 30 days of delivery", "Final sale") shows even where no promise is served.
  * The countdown is counted from seconds_to_cutoff at the moment the answer arrived and ticks on
  * each minute boundary; once the cutoff has passed the block asks again, as the dates have moved.
  * The cart block saves what it shows in the cart attribute "_cx_promise" (only when it changed).
@@ -108,8 +109,8 @@
     if (!data.served) {
       line(st, 'arrival', t.not_served);
       line(st, 'countdown', '');
-      line(st, 'returns', '');
-      return state(st, t.not_served ? 'not-served' : 'hidden');
+      line(st, 'returns', data.returns_text);
+      return state(st, t.not_served || data.returns_text ? 'not-served' : 'hidden');
     }
     if (secs !== null && secs > 0) cd = countdown(st, secs);
     vals = { dates: t.dates, countdown: cd };

@@ -1,0 +1,1 @@
+"""Backend of the customer account UI extension (thin views: returns)."""
