@@ -3,6 +3,8 @@ block shows it under the promise in the shopper's language without moving the pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.browser import chromium_page, live
+from tests.conftest import Send
 from tests.fake_shopify import FakeShopify
-from tests.shopify_signing import SECRET, SHOP, proxy_query, session_token
+from tests.shopify_signing import SECRET, SHOP, fixture, proxy_query, session_token
 from tests.storefront_page import Storefront, render_block, sample_product, storefront_html
 from tests.test_storefront_block import LAYOUT_WATCH, TWO_FRAMES
 
@@ -19,10 +22,14 @@ FINAL_SALE_PRODUCT = 7003
 
 
 @pytest.fixture
-def products(fake_shopify: FakeShopify) -> FakeShopify:
+def products(fake_shopify: FakeShopify, shop: str, send_webhook: Send, drain: Callable[[], int]) -> FakeShopify:
+    """Two products the shop told the app about (products webhooks): the storefront never asks Shopify."""
     fake_shopify.add_shop(SHOP, access_token="shpat_test")
-    fake_shopify.add_product("gid://shopify/Product/7001", ["linen"])
-    fake_shopify.add_product(f"gid://shopify/Product/{FINAL_SALE_PRODUCT}", ["Final-Sale", "summer"])
+    for product_id, tags in ((7001, "linen"), (FINAL_SALE_PRODUCT, "Final-Sale, summer")):
+        product = fixture("products_update__basic") | {"id": product_id, "tags": tags,
+                                                         "updated_at": datetime.now(UTC).isoformat()}
+        assert send_webhook("products/create", product).status_code == 200
+    drain()
     return fake_shopify
 
 
