@@ -206,15 +206,21 @@ class Outcome:
     def p(self, server: str, which: str) -> float:
         return median(getattr(getattr(r, server), f"{which}_ms") for r in self.rounds)
 
+    # The verdict compares intake with the naive endpoint round by round (the two ran minutes apart, under the
+    # same load from the rest of the machine) and takes the median of those ratios; on a shared machine the
+    # ratio of the medians mixes runs from different rounds. Both are printed and kept.
     @property
     def vs_naive(self) -> float:
-        naive = self.rps("naive")
-        return self.rps("intake") / naive if naive else 0.0
+        return median(r.vs_naive for r in self.rounds)
 
     @property
     def p99_vs_naive(self) -> float:
-        naive = self.p("naive", "p99")
-        return self.p("intake", "p99") / naive if naive else float("inf")
+        return median(r.intake.p99_ms / r.naive.p99_ms if r.naive.p99_ms else float("inf") for r in self.rounds)
+
+    @property
+    def vs_naive_of_medians(self) -> float:
+        naive = self.rps("naive")
+        return self.rps("intake") / naive if naive else 0.0
 
     def judge(self) -> None:
         self.failures += self.intake_all.failures() + self.naive_all.failures()
@@ -245,6 +251,7 @@ class Outcome:
             "median": {server: {"rps": round(self.rps(server), 1), "p50_ms": self.p(server, "p50"),
                                 "p99_ms": self.p(server, "p99")} for server in ("bare", "naive", "intake")},
             "intake_vs_naive_pct": round(100 * self.vs_naive, 1),
+            "intake_vs_naive_of_medians_pct": round(100 * self.vs_naive_of_medians, 1),
             "intake_p99_vs_naive": round(self.p99_vs_naive, 2),
             "intake_vs_bare_pct": round(100 * self.rps("intake") / self.rps("bare"), 1) if self.rps("bare") else 0,
             "intake_rows": self.intake_all.figures(), "naive_rows": self.naive_all.figures(),
@@ -652,7 +659,9 @@ def details(o: Outcome) -> str:
                "the figures are skewed, run again on a quiet machine") if noisy > NOISY_CORES else ""
     rows = "; ".join(f"{c.name}: 200s {c.answered_ok}, rows {c.rows}, distinct {c.distinct}, lost {c.lost}, "
                      f"doubled {c.doubled}" for c in (o.intake_all, o.naive_all))
-    return (f"{o.backend}: medians over {len(o.rounds)} round(s); bare p99 {o.p('bare', 'p99'):.1f} ms; "
+    return (f"{o.backend}: medians over {len(o.rounds)} round(s); vs naive: median of the rounds' ratios "
+            f"{100 * o.vs_naive:.0f} %, ratio of the medians {100 * o.vs_naive_of_medians:.0f} %; "
+            f"bare p99 {o.p('bare', 'p99'):.1f} ms; "
             f"intake at {100 * o.rps('intake') / o.rps('bare'):.0f} % of bare\n"
             f"  CPU ms per request (median): bare {cpu([r.bare for r in o.rounds])}; "
             f"naive {cpu([r.naive for r in o.rounds])}; intake {cpu([r.intake for r in o.rounds])}\n"
@@ -754,8 +763,8 @@ def measure(settings: Settings, strict: bool) -> int:
 
     print()
     print(f"Webhook intake: {CONNECTIONS} connections, {settings.duration} s per server and round "
-          f"(goal: intake >= {100 * MIN_VS_NAIVE:.0f} % of the naive durable endpoint's req/s, p99 <= "
-          f"{MAX_P99_VS_NAIVE:.0f} x its p99, every 200 a row, nothing doubled)")
+          f"(goal: intake >= {100 * MIN_VS_NAIVE:.0f} % of the naive durable endpoint's req/s and p99 <= "
+          f"{MAX_P99_VS_NAIVE:.0f} x its p99, medians of the rounds' ratios; every 200 a row, nothing doubled)")
     print(table(outcomes))
     for outcome in outcomes:
         print(details(outcome))
