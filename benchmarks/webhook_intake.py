@@ -1,11 +1,13 @@
-"""Webhook intake under gunicorn, on SQLite and on PostgreSQL, against a bare Flask endpoint.
+"""Webhook intake under gunicorn, on SQLite and on PostgreSQL, beside two references in the same run.
 
-For each backend, in one run: serve ``benchmarks.bare_app:app`` with ``gunicorn.conf.py`` and load it
-with wrk; then serve the app (``wsgi:app``) with the same config on a fresh database and load
-``POST /webhooks`` the same way (signed orders/create deliveries, a unique X-Shopify-Event-Id each);
-then count the rows in ``webhook_events``: every 200 must be one row, and no event twice.
+For each backend, in interleaved rounds (the order rotates from round to round), each server served with
+``gunicorn.conf.py`` and loaded the same way with wrk (signed orders/create deliveries, a unique
+X-Shopify-Event-Id each): the bare endpoint (``benchmarks.bare_app:app``, no write), a naive durable
+endpoint (``benchmarks.naive_durable_app:app``: insert the body and commit, one row per request, on the
+same database) and the app (``wsgi:app``). Then it counts the rows: every 200 must be one row, and no
+event twice.
 
-    .venv/bin/python benchmarks/webhook_intake.py [--duration N] [--quick]
+    .venv/bin/python benchmarks/webhook_intake.py [--rounds N] [--duration N] [--quick]
 
 Prints a table and writes the figures to benchmarks/results/webhook_intake.json. See benchmarks/README.md.
 """
@@ -26,6 +28,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,8 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 HERE = ROOT / "benchmarks"
 RESULTS = HERE / "results"
-# The project's virtualenv, else the one running this script (a worktree may have none of its own).
-VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv").exists() else Path(sys.executable).parent
+VENV_BIN = Path(sys.executable).parent  # the virtualenv this script runs in (gunicorn, flask)
 LUA_SCRIPT = HERE / "webhook_intake.lua"
 FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "orders_create__basic.json"
 FALLBACK_PAYLOAD = HERE / "payloads" / "orders_create.json"
@@ -56,9 +58,10 @@ CONNECTIONS = 32
 WRK_THREADS = 2
 WRK_TIMEOUT = "10s"
 
-# The goal from the issue.
-MIN_RATIO = 0.60
-MAX_P99_MS = 50.0
+# The goal from the issue: intake at least as fast as the naive durable endpoint (req/s, median of the rounds),
+# with a p99 no worse than twice the naive endpoint's.
+MIN_VS_NAIVE = 1.0
+MAX_P99_VS_NAIVE = 2.0
 # Other processes using more than this many cores on average during a run make its figures suspect.
 NOISY_CORES = 0.2
 # wrk opens its connections all at once, and each gunicorn worker accepts what it can grab: now and then one
@@ -122,27 +125,41 @@ class Load:
         return self.others_cpu_s / self.seconds if self.seconds else 0.0
 
 
+def median(values: Iterable[float]) -> float:
+    listed = list(values)
+    return statistics.median(listed) if listed else 0.0
+
+
 @dataclass
-class Outcome:
-    backend: str
+class Round:
+    """One measured run of each server, one after the other."""
+
     bare: Load
+    naive: Load
     intake: Load
-    intake_warmup: Load
-    rows: int
-    distinct: int
-    queued: int | None
-    set_aside: list[Load] = field(default_factory=list)  # intake runs measured again (one-sided); they wrote rows
-    without_write: Load | None = None  # --without-write: intake_without_write.py, the same but recording nothing
-    failures: list[str] = field(default_factory=list)
 
     @property
-    def ratio(self) -> float:
-        return self.intake.rps / self.bare.rps if self.bare.rps else 0.0
+    def vs_naive(self) -> float:
+        return self.intake.rps / self.naive.rps if self.naive.rps else 0.0
+
+
+@dataclass
+class Counted:
+    """A durable endpoint's every load in this backend's run (warm-ups, set-aside runs, measured runs) and
+    the rows its table holds afterwards: every 200 must be a row, no event id twice."""
+
+    name: str
+    loads: list[Load] = field(default_factory=list)
+    rows: int = 0
+    distinct: int = 0
 
     @property
     def answered_ok(self) -> int:
-        """Every 200 the app gave in this backend's run: the warm-up's, any set aside and the measured run's."""
-        return self.intake_warmup.ok + self.intake.ok + sum(load.ok for load in self.set_aside)
+        return sum(load.ok for load in self.loads)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(load.unanswered for load in self.loads)
 
     @property
     def lost(self) -> int:
@@ -157,16 +174,60 @@ class Outcome:
         """Rows beyond the 200s: requests wrk left in flight when it stopped, recorded but never read."""
         return max(0, self.rows - self.answered_ok)
 
-    def judge(self) -> None:
-        in_flight = sum(load.unanswered for load in (self.intake_warmup, self.intake, *self.set_aside))
+    def failures(self) -> list[str]:
+        out = []
         if self.lost:
-            self.failures.append(f"{self.lost} acknowledged deliveries have no row")
+            out.append(f"{self.name}: {self.lost} acknowledged deliveries have no row")
         if self.doubled:
-            self.failures.append(f"{self.doubled} events recorded twice")
-        if self.recorded_unanswered > in_flight:
-            self.failures.append(f"{self.rows} rows but only {self.answered_ok} 200s + {in_flight} left in flight")
-        loads = [("bare", self.bare), ("intake", self.intake), ("warm-up", self.intake_warmup)]
-        for name, load in loads + ([("without write", self.without_write)] if self.without_write else []):
+            out.append(f"{self.name}: {self.doubled} events recorded twice")
+        if self.recorded_unanswered > self.in_flight:
+            out.append(f"{self.name}: {self.rows} rows but only {self.answered_ok} 200s + {self.in_flight} in flight")
+        return out
+
+    def figures(self) -> dict[str, Any]:
+        return {"answered_200": self.answered_ok, "rows": self.rows, "distinct_event_ids": self.distinct,
+                "lost": self.lost, "doubled": self.doubled, "recorded_unanswered": self.recorded_unanswered}
+
+
+@dataclass
+class Outcome:
+    backend: str
+    rounds: list[Round]
+    intake_all: Counted
+    naive_all: Counted
+    bare_all: list[Load]
+    queued: int | None
+    without_write: Load | None = None  # --without-write: intake_without_write.py, the same but recording nothing
+    failures: list[str] = field(default_factory=list)
+
+    def rps(self, server: str) -> float:
+        return median(getattr(r, server).rps for r in self.rounds)
+
+    def p(self, server: str, which: str) -> float:
+        return median(getattr(getattr(r, server), f"{which}_ms") for r in self.rounds)
+
+    # The verdict compares intake with the naive endpoint round by round (the two ran minutes apart, under the
+    # same load from the rest of the machine) and takes the median of those ratios; on a shared machine the
+    # ratio of the medians mixes runs from different rounds. Both are printed and kept.
+    @property
+    def vs_naive(self) -> float:
+        return median(r.vs_naive for r in self.rounds)
+
+    @property
+    def p99_vs_naive(self) -> float:
+        return median(r.intake.p99_ms / r.naive.p99_ms if r.naive.p99_ms else float("inf") for r in self.rounds)
+
+    @property
+    def vs_naive_of_medians(self) -> float:
+        naive = self.rps("naive")
+        return self.rps("intake") / naive if naive else 0.0
+
+    def judge(self) -> None:
+        self.failures += self.intake_all.failures() + self.naive_all.failures()
+        loads = [("bare", load) for load in self.bare_all] + [("naive", load) for load in self.naive_all.loads]
+        loads += [("intake", load) for load in self.intake_all.loads]
+        loads += [("without write", self.without_write)] if self.without_write else []
+        for name, load in loads:
             if load.non_2xx:
                 self.failures.append(f"{name}: {load.non_2xx} non-2xx responses {load.statuses}")
             if sum(load.socket_errors.values()):
@@ -178,7 +239,7 @@ class Outcome:
 
     @property
     def goal_met(self) -> bool:
-        return self.ratio >= MIN_RATIO and self.intake.p99_ms < MAX_P99_MS
+        return self.vs_naive >= MIN_VS_NAIVE and self.p99_vs_naive <= MAX_P99_VS_NAIVE
 
     @property
     def verdict(self) -> str:
@@ -186,15 +247,18 @@ class Outcome:
 
     def figures(self) -> dict[str, Any]:
         return {
-            "backend": self.backend, "bare_rps": round(self.bare.rps, 1), "intake_rps": round(self.intake.rps, 1),
-            "ratio_pct": round(100 * self.ratio, 1), "intake_p50_ms": self.intake.p50_ms,
-            "intake_p99_ms": self.intake.p99_ms, "non_2xx": self.intake.non_2xx + self.intake_warmup.non_2xx,
-            "answered_200": self.answered_ok, "rows": self.rows, "distinct_event_ids": self.distinct,
-            "lost": self.lost, "doubled": self.doubled, "recorded_unanswered": self.recorded_unanswered,
+            "backend": self.backend, "rounds": len(self.rounds),
+            "median": {server: {"rps": round(self.rps(server), 1), "p50_ms": self.p(server, "p50"),
+                                "p99_ms": self.p(server, "p99")} for server in ("bare", "naive", "intake")},
+            "intake_vs_naive_pct": round(100 * self.vs_naive, 1),
+            "intake_vs_naive_of_medians_pct": round(100 * self.vs_naive_of_medians, 1),
+            "intake_p99_vs_naive": round(self.p99_vs_naive, 2),
+            "intake_vs_bare_pct": round(100 * self.rps("intake") / self.rps("bare"), 1) if self.rps("bare") else 0,
+            "intake_rows": self.intake_all.figures(), "naive_rows": self.naive_all.figures(),
             "queued_jobs": self.queued, "goal_met": self.goal_met, "integrity_ok": self.integrity_ok,
             "verdict": self.verdict, "failures": self.failures,
-            "bare": self.bare.figures(), "intake": self.intake.figures(), "intake_warmup": self.intake_warmup.figures(),
-            "intake_set_aside": [load.figures() for load in self.set_aside],
+            "per_round": [{"bare": r.bare.figures(), "naive": r.naive.figures(), "intake": r.intake.figures()}
+                          for r in self.rounds],
             "without_write": self.without_write.figures() if self.without_write else None,
         }
 
@@ -210,6 +274,7 @@ class Settings:
     payload: Path
     keep: bool
     without_write: bool
+    rounds: int
 
 
 # --- processes -------------------------------------------------------------------------------------------------
@@ -448,18 +513,18 @@ def redis_pids() -> list[int]:
     return pids
 
 
-COUNT_SQL = "SELECT count(*), count(DISTINCT event_id) FROM webhook_events WHERE shop_domain = {}"
+COUNT_SQL = "SELECT count(*), count(DISTINCT event_id) FROM {table} WHERE shop_domain = {param}"
 
 
-def count_rows(backend: str, settings: Settings, workdir: Path) -> tuple[int, int]:
+def count_rows(backend: str, settings: Settings, workdir: Path, table: str) -> tuple[int, int]:
     if backend == "postgresql":
         import psycopg
 
         with psycopg.connect(pg_url(settings.pg_admin_url, settings.pg_database)) as conn:
-            row = conn.execute(COUNT_SQL.format("%s"), (SHOP,)).fetchone()
+            row = conn.execute(COUNT_SQL.format(table=table, param="%s"), (SHOP,)).fetchone()
     else:
         with sqlite3.connect(workdir / "cxplugin.db") as conn:
-            row = conn.execute(COUNT_SQL.format("?"), (SHOP,)).fetchone()
+            row = conn.execute(COUNT_SQL.format(table=table, param="?"), (SHOP,)).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
@@ -490,6 +555,11 @@ def serve_and_load(name: str, target: str, env: dict[str, str], log_file: Path, 
     return warm, measured, set_aside
 
 
+SERVERS = (("bare", "bare endpoint", "benchmarks.bare_app:app"),
+           ("naive", "naive durable endpoint", "benchmarks.naive_durable_app:app"),
+           ("intake", "intake", "wsgi:app"))
+
+
 def run_backend(backend: str, settings: Settings, body_file: Path, secret: str, signature: str) -> Outcome:
     run_id = f"{backend[:2]}{secrets.token_hex(4)}"
     queue_name = f"cxbench-{run_id}"
@@ -500,24 +570,42 @@ def run_backend(backend: str, settings: Settings, body_file: Path, secret: str, 
         env |= {"DATABASE_URL": pg_url(settings.pg_admin_url, settings.pg_database), "REDIS_URL": settings.redis_url}
     else:
         env |= {"DATABASE_URL": f"sqlite:///{workdir / 'cxplugin.db'}", "CX_QUEUE_PATH": str(workdir / "queue.db")}
+    db_pids = (lambda: pg_backend_pids(settings)) if backend == "postgresql" else None
     try:
         flask_cli(env, "db", "upgrade")
         flask_cli(env, "cx", "shops", "add", SHOP, "--token", "shpat_bench")
+        done = subprocess.run([str(VENV_BIN / "python"), "-m", "benchmarks.naive_durable_app", "create-table"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"naive_webhooks table not created:\n{done.stderr}")
 
-        def serve(name: str, target: str, tag: str, db_pids: Callable[[], list[int]] | None = None) -> Loaded:
-            return serve_and_load(f"[{backend}] {name}", target, env, RESULTS / f"{backend}-{tag}.log", settings,
-                                  body_file, signature, f"{run_id}-{tag[0]}", db_pids)
+        def serve(key: str, name: str, target: str, tag: str) -> Loaded:
+            return serve_and_load(f"[{backend}] {name}", target, env, RESULTS / f"{backend}-{key}.log", settings,
+                                  body_file, signature, f"{run_id}-{tag}", db_pids if key != "bare" else None)
 
-        _, bare, _ = serve("bare endpoint", "benchmarks.bare_app:app", "bare")
-        warm, intake, set_aside = serve("intake", "wsgi:app", "intake",
-                                        (lambda: pg_backend_pids(settings)) if backend == "postgresql" else None)
-        without_write = serve("intake without the write", "benchmarks.intake_without_write:app_without_write()",
-                              "without-write")[1] if settings.without_write else None
+        counted = {"intake": Counted("intake"), "naive": Counted("naive")}
+        bare_all: list[Load] = []
+        rounds = []
+        for n in range(settings.rounds):
+            measured: dict[str, Load] = {}
+            order = SERVERS[n % 3:] + SERVERS[:n % 3]  # no server always first, or always last
+            for key, name, target in order:
+                warm, load, set_aside = serve(key, f"{name} (round {n + 1})", target, f"{key[0]}{n}")
+                measured[key] = load
+                if key == "bare":
+                    bare_all += [warm, load, *set_aside]
+                else:
+                    counted[key].loads += [warm, load, *set_aside]
+            rounds.append(Round(measured["bare"], measured["naive"], measured["intake"]))
+        without_write = serve("without-write", "intake without the write",
+                              "benchmarks.intake_without_write:app_without_write()", "x")[1] \
+            if settings.without_write else None
 
-        rows, distinct = count_rows(backend, settings, workdir)
+        for key, table_name in (("intake", "webhook_events"), ("naive", "naive_webhooks")):
+            counted[key].rows, counted[key].distinct = count_rows(backend, settings, workdir, table_name)
         storage = queue_storage(backend, settings, workdir, queue_name)
         queued: int | None = storage.queue_size()
-        outcome = Outcome(backend, bare, intake, warm, rows, distinct, queued, set_aside, without_write)
+        outcome = Outcome(backend, rounds, counted["intake"], counted["naive"], bare_all, queued, without_write)
         outcome.judge()
         if not settings.keep:
             storage.flush_all()
@@ -538,17 +626,21 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-COLUMNS = ("backend", "bare req/s", "intake req/s", "ratio %", "p50 ms", "p99 ms", "non-2xx", "rows", "lost",
-           "doubled", "result")
+COLUMNS = ("backend", "round", "bare req/s", "naive req/s", "intake req/s", "vs naive %", "naive p50/p99 ms",
+           "intake p50/p99 ms", "p99 x naive", "result")
 
 
 def table(outcomes: Sequence[Outcome]) -> str:
-    rows = [COLUMNS] + [
-        (o.backend, f"{o.bare.rps:.0f}", f"{o.intake.rps:.0f}", f"{100 * o.ratio:.1f}", f"{o.intake.p50_ms:.1f}",
-         f"{o.intake.p99_ms:.1f}", str(o.intake.non_2xx + o.intake_warmup.non_2xx), str(o.rows), str(o.lost),
-         str(o.doubled), o.verdict)
-        for o in outcomes
-    ]
+    rows = [COLUMNS]
+    for o in outcomes:
+        for n, r in enumerate(o.rounds, 1):
+            rows.append((o.backend, str(n), f"{r.bare.rps:.0f}", f"{r.naive.rps:.0f}", f"{r.intake.rps:.0f}",
+                         f"{100 * r.vs_naive:.0f}", f"{r.naive.p50_ms:.1f} / {r.naive.p99_ms:.1f}",
+                         f"{r.intake.p50_ms:.1f} / {r.intake.p99_ms:.1f}",
+                         f"{r.intake.p99_ms / r.naive.p99_ms:.2f}" if r.naive.p99_ms else "-", ""))
+        rows.append((o.backend, "median", f"{o.rps('bare'):.0f}", f"{o.rps('naive'):.0f}", f"{o.rps('intake'):.0f}",
+                     f"{100 * o.vs_naive:.0f}", f"{o.p('naive', 'p50'):.1f} / {o.p('naive', 'p99'):.1f}",
+                     f"{o.p('intake', 'p50'):.1f} / {o.p('intake', 'p99'):.1f}", f"{o.p99_vs_naive:.2f}", o.verdict))
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
              for r in rows]
@@ -557,33 +649,31 @@ def table(outcomes: Sequence[Outcome]) -> str:
 
 
 def details(o: Outcome) -> str:
-    def cpu(load: Load) -> str:
-        db = f" + postgres/redis {load.cpu_ms_per_request(load.db_cpu_s):.2f}" if load.db_cpu_s else ""
-        return (f"gunicorn {load.cpu_ms_per_request(load.server_cpu_s):.2f}{db}, "
-                f"wrk {load.cpu_ms_per_request(load.client_cpu_s):.2f}")
+    def cpu(loads: Sequence[Load]) -> str:
+        server = median(load.cpu_ms_per_request(load.server_cpu_s) for load in loads)
+        database = median(load.cpu_ms_per_request(load.db_cpu_s) for load in loads)
+        return f"gunicorn {server:.2f}" + (f" + postgres/redis {database:.2f}" if database else "")
 
-    def share(load: Load) -> str:
-        return f"{100 * busiest_share(load.worker_cpu_s):.0f} %"
-
-    noisy = [f"{name} {load.others_cores:.1f}" for name, load in (("bare", o.bare), ("intake", o.intake))
-             if load.others_cores > NOISY_CORES]
-    warning = (f"\n  warning: other processes kept cores busy meanwhile ({', '.join(noisy)} cores): "
-               "the figures are skewed, run again on a quiet machine") if noisy else ""
-    return (f"{o.backend}: bare p50 {o.bare.p50_ms:.1f} / p99 {o.bare.p99_ms:.1f} ms; "
-            f"intake p90 {o.intake.p90_ms:.1f} / max {o.intake.max_ms:.1f} ms\n"
-            f"  CPU ms per request: bare {cpu(o.bare)}; intake {cpu(o.intake)}\n"
-            f"  busiest gunicorn worker's share of the workers' CPU: bare {share(o.bare)}, intake {share(o.intake)}"
-            f"{f' ({len(o.set_aside)} one-sided intake run(s) set aside)' if o.set_aside else ''}\n"
-            f"  200s {o.answered_ok} (warm-up {o.intake_warmup.ok}), rows {o.rows}, distinct {o.distinct}, "
-            f"recorded but unanswered at wrk's stop {o.recorded_unanswered}, queued jobs {o.queued}{warning}"
-            f"{without_write(o)}")
+    noisy = max(load.others_cores for r in o.rounds for load in (r.bare, r.naive, r.intake))
+    warning = (f"\n  warning: other processes kept up to {noisy:.1f} cores busy during a run: "
+               "the figures are skewed, run again on a quiet machine") if noisy > NOISY_CORES else ""
+    rows = "; ".join(f"{c.name}: 200s {c.answered_ok}, rows {c.rows}, distinct {c.distinct}, lost {c.lost}, "
+                     f"doubled {c.doubled}" for c in (o.intake_all, o.naive_all))
+    return (f"{o.backend}: medians over {len(o.rounds)} round(s); vs naive: median of the rounds' ratios "
+            f"{100 * o.vs_naive:.0f} %, ratio of the medians {100 * o.vs_naive_of_medians:.0f} %; "
+            f"bare p99 {o.p('bare', 'p99'):.1f} ms; "
+            f"intake at {100 * o.rps('intake') / o.rps('bare'):.0f} % of bare\n"
+            f"  CPU ms per request (median): bare {cpu([r.bare for r in o.rounds])}; "
+            f"naive {cpu([r.naive for r in o.rounds])}; intake {cpu([r.intake for r in o.rounds])}\n"
+            f"  {rows}; queued jobs {o.queued}{warning}{without_write(o)}")
 
 
 def without_write(o: Outcome) -> str:
     load = o.without_write
     if load is None:
         return ""
-    return (f"\n  without the database write: {load.rps:.0f} req/s ({100 * load.rps / o.bare.rps:.1f} % of bare), "
+    bare = o.rps("bare")
+    return (f"\n  without the database write: {load.rps:.0f} req/s ({100 * load.rps / bare:.1f} % of bare), "
             f"p99 {load.p99_ms:.1f} ms, CPU ms per request: gunicorn {load.cpu_ms_per_request(load.server_cpu_s):.2f}")
 
 
@@ -606,7 +696,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, bool]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=int, default=15, help="seconds of measured load per server (default 15)")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load first (default 3)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 s of load after a 1 s warm-up")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 3 s of load after a 1 s warm-up")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the three servers (default 3)")
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"),
                         help="run only this backend (repeatable; default both)")
     parser.add_argument("--pg-admin-url", default=os.environ.get("CX_BENCH_PG_ADMIN_URL",
@@ -622,13 +713,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, bool]:
                         help="also measure the app with its database write left out (what the write costs)")
     parser.add_argument("--strict", action="store_true", help="exit 2 when the throughput/latency goal is missed")
     args = parser.parse_args(argv)
-    duration, warmup = (3, 1) if args.quick else (args.duration, args.warmup)
-    if duration < 1 or warmup < 1:
-        parser.error("--duration and --warmup must be at least 1 s")
+    duration, warmup, rounds = (3, 1, 1) if args.quick else (args.duration, args.warmup, args.rounds)
+    if duration < 1 or warmup < 1 or rounds < 1:
+        parser.error("--duration, --warmup and --rounds must be at least 1")
     payload = args.payload or (FIXTURE if FIXTURE.exists() else FALLBACK_PAYLOAD)
     settings = Settings(duration=duration, warmup=warmup, backends=tuple(args.backend or ("sqlite", "postgresql")),
                         pg_admin_url=args.pg_admin_url, pg_database=args.pg_database, redis_url=args.redis_url,
-                        payload=payload, keep=args.keep, without_write=args.without_write)
+                        payload=payload, keep=args.keep, without_write=args.without_write, rounds=rounds)
     return settings, args.strict
 
 
@@ -671,8 +762,9 @@ def measure(settings: Settings, strict: bool) -> int:
             outcomes.append(run_backend(backend, settings, body_file, secret, signature))
 
     print()
-    print(f"Webhook intake: {CONNECTIONS} connections, {settings.duration} s per server "
-          f"(goal: ratio >= {100 * MIN_RATIO:.0f} %, p99 < {MAX_P99_MS:.0f} ms, nothing lost or doubled)")
+    print(f"Webhook intake: {CONNECTIONS} connections, {settings.duration} s per server and round "
+          f"(goal: intake >= {100 * MIN_VS_NAIVE:.0f} % of the naive durable endpoint's req/s and p99 <= "
+          f"{MAX_P99_VS_NAIVE:.0f} x its p99, medians of the rounds' ratios; every 200 a row, nothing doubled)")
     print(table(outcomes))
     for outcome in outcomes:
         print(details(outcome))
@@ -684,7 +776,8 @@ def measure(settings: Settings, strict: bool) -> int:
         "duration_s": settings.duration, "warmup_s": settings.warmup, "connections": CONNECTIONS,
         "wrk_threads": WRK_THREADS, "wrk": wrk_version(), "cores_busy_before": round(busy_before, 2), "gunicorn": gun,
         "payload_bytes": len(body),
-        "payload": str(settings.payload), "goal": {"min_ratio_pct": 100 * MIN_RATIO, "max_p99_ms": MAX_P99_MS},
+        "payload": str(settings.payload), "rounds": settings.rounds,
+        "goal": {"min_vs_naive_pct": 100 * MIN_VS_NAIVE, "max_p99_vs_naive": MAX_P99_VS_NAIVE},
         "results": [o.figures() for o in outcomes],
     }
     out = RESULTS / "webhook_intake.json"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import FrameType
 from typing import TextIO
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from huey.consumer import Consumer
 
 from cxplugin.models import Shop
 from cxplugin.queue import huey
@@ -89,8 +91,27 @@ def worker(workers: int) -> None:
     from cxplugin.tasks import process_webhook_event
     from cxplugin.webhooks import dispatch
 
-    dispatch.start(current_app._get_current_object(), process_webhook_event)  # type: ignore[attr-defined]
-    huey.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    stop_dispatch = dispatch.start(current_app._get_current_object(), process_webhook_event)  # type: ignore[attr-defined]
+    try:
+        GracefulConsumer(huey, workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    finally:
+        stop_dispatch.set()
+
+
+class GracefulConsumer(Consumer):  # type: ignore[misc]  # huey ships no types
+    """huey's consumer, but SIGTERM stops it as SIGINT does: take no new job, finish the running ones.
+
+    Platforms stop a process with SIGTERM (Heroku, Docker, Kubernetes, systemd) and follow with SIGKILL
+    after a grace period; huey's own SIGTERM stops at once and abandons the running jobs to the
+    dispatcher's sweep, a minute later. A job still running when SIGKILL comes is handed out again by
+    that sweep all the same.
+    """
+
+    def _handle_stop_signal(self, sig_num: int, frame: FrameType | None) -> None:
+        self._logger.info("Received SIGTERM: finishing the running jobs, taking no new ones")
+        self._received_signal = True
+        self._restart = False
+        self._graceful = True
 
 
 @cx.command("demo")
