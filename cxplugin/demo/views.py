@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import jwt
 from flask import Blueprint, Response, abort, current_app, redirect, request
 
-from cxplugin import orders
-from cxplugin.extensions import db
-from cxplugin.models import Shop
-from cxplugin.models.types import utcnow
-from cxplugin.shops.lifecycle import add_shop, find_shop
-from cxplugin.webhooks.topics import TOPICS
-
-DEMO_SHOP = "cx-demo.myshopify.com"
+from cxplugin.demo import DEMO_SHOP
 
 bp = Blueprint("demo", __name__)
 
@@ -65,33 +57,3 @@ def login() -> Response:
 @bp.get("/demo/session-token")
 def fresh_token() -> Response:
     return Response(session_token(DEMO_SHOP), mimetype="text/plain")
-
-
-def seed() -> Shop:
-    """Install the demo shop and play a few orders through the same services webhooks use."""
-    shop = find_shop(DEMO_SHOP) or add_shop(DEMO_SHOP, token="demo-offline-token",
-                                            timezone="Europe/Amsterdam", country="NL", locale="nl")
-    shop.name = shop.name or "Demo Shop"
-    now = utcnow()
-    load_order = TOPICS["orders/create"].load
-    load_fulfillment = TOPICS["fulfillments/update"].load
-    stories = [("delivered", 6), ("delivered", 4), ("out_for_delivery", 2), ("in_transit", 1), (None, 0)]
-    for n, (status, days_ago) in enumerate(stories, start=1):
-        placed = now - timedelta(days=days_ago + 2)
-        order_id = 5_000_000 + n
-        orders.apply_order(shop, load_order({
-            "id": order_id, "name": f"#D{1000 + n}", "created_at": placed.isoformat(),
-            "updated_at": placed.isoformat(), "email": f"shopper{n}@example.com", "customer_locale": "nl",
-            "customer": {"id": 7_000_000 + n, "first_name": "Sam"},
-            "shipping_address": {"country_code": "NL", "zip": "1012 AB"},
-            "line_items": [{"title": "Linen shirt", "quantity": 1}], "financial_status": "paid",
-        }), None)
-        if status:
-            at = now - timedelta(days=days_ago)
-            orders.apply_fulfillment(shop, load_fulfillment({
-                "id": 6_000_000 + n, "order_id": order_id, "name": f"#D{1000 + n}.1", "status": "success",
-                "shipment_status": status, "tracking_company": "PostNL", "tracking_number": f"3S{n:08d}",
-                "created_at": (placed + timedelta(days=1)).isoformat(), "updated_at": at.isoformat(),
-            }), None)
-    db.session.commit()
-    return shop
