@@ -59,6 +59,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _request_logging(app)
     _json_errors(app)
     import cxplugin.tasks  # noqa: F401  (tasks must be registered wherever jobs are enqueued)
+    from cxplugin.scores import rollup
+
+    rollup.install()
 
     return app
 

@@ -18,6 +18,8 @@ cx = AppGroup("cx", help="cxplugin operations.")
 shops_cli = AppGroup("shops", help="Shops.")
 webhooks_cli = AppGroup("webhooks", help="Recorded webhooks.")
 surveys_cli = AppGroup("surveys", help="Post-delivery surveys.")
+scores_cli = AppGroup("scores", help="The figures of the scores page.")
+cx.add_command(scores_cli)
 cx.add_command(shops_cli)
 cx.add_command(surveys_cli)
 cx.add_command(webhooks_cli)
@@ -172,3 +174,28 @@ def promise_learn(domain: str) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(cx)
+
+
+@scores_cli.command("rebuild")
+@click.option("--shop", "domain", help="Only this shop (default: every shop).")
+def scores_rebuild(domain: str | None) -> None:
+    """Set every order's delivery facts from its shipments and recount the daily rollups (after an upgrade to
+    migration 0009, or as a repair)."""
+    import sqlalchemy as sa
+
+    from cxplugin.extensions import db
+    from cxplugin.models import Order, Shop
+    from cxplugin.scores import facts, rollup
+
+    query = sa.select(Shop)
+    if domain:
+        query = query.where(Shop.domain == shops.shop_domain(domain))
+    for shop in db.session.scalars(query).all():
+        ids = db.session.scalars(sa.select(Order.id).where(Order.shop_id == shop.id).order_by(Order.id)).all()
+        for start in range(0, len(ids), 500):
+            for order in db.session.scalars(sa.select(Order).where(Order.id.in_(ids[start:start + 500]))):
+                facts.refresh(shop, order)
+            db.session.commit()
+        rows = rollup.rebuild(shop)
+        db.session.commit()
+        click.echo(f"{shop.domain}: {len(ids)} orders, {rows} rollup rows.")

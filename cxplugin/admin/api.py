@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from marshmallow import ValidationError
 
 from cxplugin.extensions import db
-from cxplugin.models import DataRequest, Order, OutboxMessage, Survey, SurveyStatus
+from cxplugin.models import DataRequest, Order, OutboxMessage
+from cxplugin.models.types import utcnow
 from cxplugin.promise import on_orders as order_promise
+from cxplugin.promise.answers import promise_answer
 from cxplugin.schemas.orders import OrderOut
+from cxplugin.schemas.storefront import PromiseQuery
+from cxplugin.scores import figures, rules
+from cxplugin.scores import responses as answers
 from cxplugin.shopify.auth import current_shop, require_session_token
 from cxplugin.shops import settings as shop_settings
+from cxplugin.shops.snapshot import shop_view
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
@@ -72,21 +80,78 @@ def data_request(request_id: int) -> dict[str, Any]:
     return found.export
 
 
+@bp.get("/scores")
+@require_session_token
+def scores() -> dict[str, Any] | tuple[Response, int]:
+    """Every figure of the scores page; ``from``/``to`` are shop-local dates (default: the last 30 days)."""
+    period = _period()
+    if not isinstance(period, rules.DateRange):
+        return period
+    return figures.scores(current_shop(), period, _shop_today())
+
+
+@bp.get("/scores.csv")
+@require_session_token
+def scores_csv() -> Response | tuple[Response, int]:
+    period = _period()
+    if not isinstance(period, rules.DateRange):
+        return period
+    body = figures.as_csv(figures.scores(current_shop(), period, _shop_today()))
+    name = f"scores-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _shop_today() -> date:
+    return utcnow().astimezone(ZoneInfo(current_shop().timezone)).date()
+
+
+def _period() -> rules.DateRange | tuple[Response, int]:
+    try:
+        return rules.date_range(request.args.get("from"), request.args.get("to"), _shop_today())
+    except rules.RangeError as exc:
+        return jsonify(status=400, message=str(exc)), 400
+
+
 @bp.get("/responses")
 @require_session_token
-def responses() -> dict[str, Any]:
-    """Survey answers, newest first."""
-    # One query: the answers with their orders' ids and names (not one order load per answer).
-    rows = db.session.execute(
-        sa.select(Order.shopify_id, Order.name, Survey.csat, Survey.nps, Survey.comment, Survey.answered_at)
-        .join(Order, (Order.id == Survey.order_id) & (Order.shop_id == Survey.shop_id))
-        .where(Survey.shop_id == current_shop().id, Survey.status == SurveyStatus.ANSWERED)
-        .order_by(Survey.answered_at.desc()).limit(500))
-    return {"responses": [
-        {"order_id": r.shopify_id, "order_name": r.name, "csat": r.csat, "nps": r.nps,
-         "comment": r.comment, "answered_at": r.answered_at.isoformat() if r.answered_at else None}
-        for r in rows
-    ]}
+def responses() -> dict[str, Any] | tuple[Response, int]:
+    """Survey answers, newest first, filtered and paged."""
+    try:
+        filters = answers.parse_filters(request.args)
+    except answers.FilterError as exc:
+        return jsonify(status=400, message=str(exc)), 400
+    return answers.page(current_shop(), filters)
+
+
+@bp.put("/responses/<int:survey_id>/mark")
+@require_session_token
+def mark_response(survey_id: int) -> dict[str, Any] | tuple[Response, int]:
+    """The merchant's follow-up of one answer: ``{"mark": "open" | "contacted" | "resolved"}``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(status=400, message='Send {"mark": "contacted"} as JSON.'), 400
+    mark = body.get("mark")
+    if mark not in rules.FOLLOW_UP_MARKS:
+        return jsonify(status=422, message="Unknown follow-up mark.",
+                       errors={"mark": [f"Use one of: {', '.join(rules.FOLLOW_UP_MARKS)}."]}), 422
+    row = answers.set_mark(current_shop(), survey_id, mark, utcnow())
+    if row is None:
+        abort(404, description="No such answer in this shop.")
+    return row
+
+
+@bp.get("/preview")
+@require_session_token
+def preview() -> Response | tuple[Response, int]:
+    """The storefront's promise answer as a shopper would get it (``country``, ``locale``, ``product_id``, …)."""
+    view = shop_view(current_shop().domain)
+    assert view is not None  # the guard found the shop
+    now = utcnow()
+    try:
+        held = promise_answer(view, PromiseQuery().load(request.args), now)
+    except ValidationError as exc:
+        return jsonify(status=400, message="Some parameters are not valid.", errors=exc.messages), 400
+    return current_app.response_class(held.json(now), mimetype="application/json")
 
 
 @bp.get("/outbox")

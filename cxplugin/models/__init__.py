@@ -7,6 +7,7 @@ from cxplugin.models.delivery_history import PastDelivery
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
 from cxplugin.models.promise_model import PromiseModel
+from cxplugin.models.score import ScoreDay
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
 from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
@@ -22,6 +23,7 @@ __all__ = [
     "PastDelivery",
     "Product",
     "PromiseModel",
+    "ScoreDay",
     "SettingsVersion",
     "Shipment",
     "ShipmentStatusEvent",

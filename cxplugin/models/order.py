@@ -14,7 +14,9 @@ from cxplugin.models.types import UTCDateTime, utcnow
 
 class Order(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "orders"
-    __table_args__ = (sa.UniqueConstraint("shop_id", "shopify_id"),)
+    __table_args__ = (sa.UniqueConstraint("shop_id", "shopify_id"),
+                      sa.Index("ix_orders_shop_delivered_on", "shop_id", "delivered_on"),
+                      sa.Index("ix_orders_shop_customer_key", "shop_id", "customer_key"))
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     shop_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -49,6 +51,20 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     # How the promise was made: "fixed" settings or the "learned" model (with its version).
     promise_mode: so.Mapped[str | None] = so.mapped_column(sa.String(16))
     promise_model_version: so.Mapped[int | None]
+    promise_zone: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    # Delivery facts for the scores (cxplugin/scores/facts.py keeps them; shop-local dates).
+    delivered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    delivered_on: so.Mapped[date | None]
+    lead_days: so.Mapped[int | None]  # days from the order's date to its delivery date
+    days_late: so.Mapped[int | None]  # None without a promise; 0 when kept
+    punctuality: so.Mapped[str | None] = so.mapped_column(sa.String(24))  # the bucket, None without a promise
+    delivered_early: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    carrier: so.Mapped[str | None] = so.mapped_column(sa.String(255))  # of the shipment that arrived last
+    # The Shopify customer id, else a hash of the e-mail: who bought again (repeat purchase).
+    customer_key: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # The customer's first on-time (or first late) delivery, and whether they ordered again within 90 days after it.
+    first_of_kind: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    came_back: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     shipments: so.Mapped[list[Shipment]] = so.relationship(

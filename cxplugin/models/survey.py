@@ -28,6 +28,7 @@ def new_public_id() -> str:
 
 class Survey(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "surveys"
+    __table_args__ = (sa.Index("ix_surveys_shop_answered_at", "shop_id", "answered_at"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     # What the e-mail's links name the survey by: random, so a link says nothing of how many surveys exist.
@@ -64,6 +65,9 @@ class Survey(db.Model):  # type: ignore[name-defined,misc]
     # "dropped" (the channel was switched off meanwhile); None when the channel was off at batching.
     alert_email_state: so.Mapped[str | None] = so.mapped_column(sa.String(16), index=True)
     alert_webhook_state: so.Mapped[str | None] = so.mapped_column(sa.String(16), index=True)
+    # The merchant's follow-up of an answer: "open", "contacted" or "resolved".
+    follow_up: so.Mapped[str] = so.mapped_column(sa.String(16), default="open", server_default="open")
+    follow_up_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     order: so.Mapped[Order] = so.relationship()

@@ -49,6 +49,12 @@ def attach(shop: Shop, order: Order) -> None:
     products.want_after_commit(db.session(), shop.id, wanted)
     item_tags = products.tags_in_order(tags, product_ids)
     shown = shown_promise(order.note_attributes.get(PROMISE_ATTRIBUTE))
+    if order.destination_country:
+        # The zone the destination fell in when the order was placed: the scores break deliveries down by it.
+        settings = shop_settings.in_force_at(shop, order.placed_at)
+        zone, _ = shop_settings.promise_settings(settings, shop.timezone, shop.country_code).zone_for(
+            promise.Destination(order.destination_country, order.destination_province, order.destination_zip))
+        order.promise_zone = zone.name if zone else None
     if shown is not None:
         window = possible_window(shop, order, item_tags)
         if window is not None and window[0] <= shown[0] and shown[1] <= window[1]:

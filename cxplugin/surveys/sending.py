@@ -19,7 +19,7 @@ from cxplugin import i18n, mail
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Order, Shop, Suppression, Survey, SurveyStatus
-from cxplugin.models.types import UTCDateTime, utcnow
+from cxplugin.models.types import utcnow
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys import answers, links
 from cxplugin.surveys.rules import (
@@ -129,18 +129,19 @@ def send(survey_id: int, now: datetime) -> SendOutcome:
 
 def _record_sent(survey_id: int, now: datetime, *, reminder: bool, message_id: str,
                  reminder_due: datetime | None) -> None:
-    """The sent-record, written before the job is acknowledged. One UPDATE that moves the survey from
-    SENDING to SENT only if it is still sending: the shopper may have answered the mail already."""
-    values: dict[str, Any] = {"claimed_at": None, "send_attempts": 0, "last_error": None}
-    if reminder:
-        values["reminder_sent_at"] = now
-    else:
-        still_sending = Survey.status == SurveyStatus.SENDING
-        values.update(status=sa.case((still_sending, SurveyStatus.SENT.value), else_=Survey.status),
-                      sent_at=now, message_id=message_id,
-                      reminder_due_at=sa.case((still_sending, sa.literal(reminder_due, UTCDateTime)), else_=None))
-    db.session.execute(sa.update(Survey).where(Survey.id == survey_id).values(**values)
+    """The sent-record, written before the job is acknowledged. The row is taken first (PostgreSQL's row lock,
+    SQLite's write lock), then read and changed through the ORM (so the scores' rollups see the change): a
+    survey the shopper answered meanwhile stays answered."""
+    db.session.execute(sa.update(Survey).where(Survey.id == survey_id).values(claimed_at=None)
                        .execution_options(synchronize_session=False))
+    survey = db.session.get_one(Survey, survey_id, populate_existing=True)
+    survey.send_attempts, survey.last_error = 0, None
+    if reminder:
+        survey.reminder_sent_at = now
+    else:
+        survey.sent_at, survey.message_id = now, message_id
+        if survey.status == SurveyStatus.SENDING:
+            survey.status, survey.reminder_due_at = SurveyStatus.SENT, reminder_due
     db.session.commit()
 
 
