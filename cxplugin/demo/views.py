@@ -1,4 +1,5 @@
-"""Local demo: a seeded shop and a login that works without Shopify (CX_DEMO=1, localhost only)."""
+"""Local demo pages: a landing page, a login that works without Shopify, and a storefront with the real theme block
+(CX_DEMO=1, localhost only)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import jwt
-from flask import Blueprint, Response, abort, current_app, redirect, request
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_from_directory
+from markupsafe import Markup
 
-from cxplugin.demo import DEMO_SHOP
+from cxplugin import i18n
+from cxplugin.demo import DEMO_SHOP, storefront
+from cxplugin.extensions import db
+from cxplugin.models import Order
+from cxplugin.shops.lifecycle import find_shop
 
 bp = Blueprint("demo", __name__)
 
@@ -57,3 +64,67 @@ def login() -> Response:
 @bp.get("/demo/session-token")
 def fresh_token() -> Response:
     return Response(session_token(DEMO_SHOP), mimetype="text/plain")
+
+
+# ---- what a newcomer opens ----------------------------------------------------------------------------
+
+ADMIN_PAGES = ("/admin", "/admin/scores", "/admin/settings", "/admin/responses", "/admin/at-risk", "/admin/outbox")
+COUNTRIES = [("NL", "Netherlands"), ("BE", "Belgium"), ("DE", "Germany"), ("FR", "France"), ("ES", "Spain"),
+             ("PL", "Poland"), ("IL", "Israel"), ("AE", "United Arab Emirates"), ("US", "United States")]
+
+
+@bp.get("/")
+def landing() -> str:
+    """What this is, and the doors into it."""
+    return render_template("demo/landing.html", shop=find_shop(DEMO_SHOP), admin_pages=ADMIN_PAGES,
+                           order=_a_delivered_order())
+
+
+@bp.get("/demo/admin")
+def admin_page() -> Response:
+    """The demo login straight into one admin page (``?to=/admin/scores``)."""
+    target = request.args.get("to", "/admin")
+    if target not in ADMIN_PAGES:
+        abort(404)
+    query = urlencode({"shop": DEMO_SHOP, "embedded": "1", "id_token": session_token(DEMO_SHOP)})
+    return redirect(f"{target}?{query}")  # type: ignore[return-value]
+
+
+@bp.get("/demo/storefront")
+def storefront_page() -> str:
+    """A product page with the theme app extension's real block, rendered as Shopify renders it."""
+    country = request.args.get("country", "NL").upper()
+    locale = i18n.negotiate(request.args.get("locale", "nl"), "en")
+    if country not in dict(COUNTRIES):
+        abort(404)
+    product = {"id": DEMO_PRODUCT_ID, "title": "Linen shirt", "selected_or_first_available_variant": {"id": 42001}}
+    block = storefront.render_block("product_promise", locale=locale, country=country, product=product,
+                                    asset_path="/demo/assets")
+    return render_template("demo/storefront.html", block=Markup(block), country=country, locale=locale,
+                           direction=i18n.direction(locale), countries=COUNTRIES, locales=i18n.LOCALES)
+
+
+@bp.get("/demo/assets/<path:name>")
+def storefront_asset(name: str) -> Response:
+    return send_from_directory(storefront.EXTENSION / "assets", name)
+
+
+@bp.get(f"{storefront.PROXY_PREFIX}/<path:rest>")
+def app_proxy(rest: str) -> Response:
+    """What Shopify's app proxy does for the storefront: add the shop and a signature, and ask the app."""
+    query = storefront.signed_proxy_query(request.query_string.decode(), current_app.config["SHOPIFY_API_SECRET"],
+                                          shop=DEMO_SHOP)
+    answer = current_app.test_client().get(f"{storefront.APP_PROXY_PATH}/{rest}", query_string=query,
+                                           headers={"Accept": request.headers.get("Accept", "*/*")})
+    return Response(answer.get_data(), status=answer.status_code, content_type=answer.content_type)
+
+
+DEMO_PRODUCT_ID = 5_100_001
+
+
+def _a_delivered_order() -> Order | None:
+    shop = find_shop(DEMO_SHOP)
+    if shop is None:
+        return None
+    return db.session.scalars(sa.select(Order).where(Order.shop_id == shop.id, Order.delivered_at.is_not(None))
+                              .order_by(Order.delivered_at.desc()).limit(1)).first()
