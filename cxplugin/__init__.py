@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from cxplugin import admin, cli, health, webhooks  # noqa: F401
     from cxplugin.admin import api, pages, promise_api
     from cxplugin.customer.api import bp as customer_bp
-    from cxplugin.demo import bp as demo_bp
+    from cxplugin.demo.views import bp as demo_bp
     from cxplugin.storefront.proxy import bp as storefront_bp
     from cxplugin.surveys.pages import bp as survey_bp
     from cxplugin.webhooks.intake import bp as webhooks_bp

@@ -116,11 +116,15 @@ class GracefulConsumer(Consumer):  # type: ignore[misc]  # huey ships no types
 
 @cx.command("demo")
 def demo() -> None:
-    """Seed the demo shop (idempotent)."""
-    from cxplugin.demo import seed
+    """Seed the demo shop with ninety days of activity, played through the app's own paths (idempotent)."""
+    import time
 
-    shop = seed()
-    click.echo(f"Demo shop {shop.domain} is ready.")
+    from cxplugin.demo.seeding import seed
+
+    started = time.monotonic()
+    click.echo("Seeding the demo shop: ninety days of orders, deliveries, surveys and returns…")
+    shop = seed(progress=click.echo)
+    click.echo(f"Demo shop {shop.domain} is ready ({time.monotonic() - started:.0f} s).")
 
 
 def _installed_shop(domain: str) -> Shop:

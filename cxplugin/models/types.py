@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,5 +68,21 @@ class EncryptedText(sa.TypeDecorator[str]):
             return None
 
 
+# The local demo plays ninety days of history through the app's own code in a minute; inside its replay the
+# clock reads the replayed moment. Nothing else sets it (see cxplugin/demo/seeding.py).
+_replayed_now: ContextVar[datetime | None] = ContextVar("cx_replayed_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    replayed = _replayed_now.get()
+    return replayed if replayed is not None else datetime.now(UTC)
+
+
+@contextmanager
+def replayed_clock(moment: datetime) -> Iterator[None]:
+    """Within the block, ``utcnow()`` in this thread is ``moment`` (the demo's replay only)."""
+    token = _replayed_now.set(moment)
+    try:
+        yield
+    finally:
+        _replayed_now.reset(token)
