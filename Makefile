@@ -33,7 +33,10 @@ run: $(VENV)/.installed
 	sleep 2; \
 	echo; \
 	echo "  cxplugin is running (Ctrl-C stops the web server and the worker)"; \
-	echo "  demo shop (admin):  http://localhost:$(PORT)/demo"; \
+	echo "  start here:         http://localhost:$(PORT)/"; \
+	echo "  merchant (scores):  http://localhost:$(PORT)/demo/admin?to=/admin/scores"; \
+	echo "  shopper (product):  http://localhost:$(PORT)/demo/storefront?country=NL&locale=nl"; \
+	echo "  mail sent (outbox): http://localhost:$(PORT)/demo/admin?to=/admin/outbox"; \
 	echo "  health:             http://localhost:$(PORT)/healthz"; \
 	echo "  webhooks endpoint:  http://localhost:$(PORT)/webhooks"; \
 	echo; \

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import html
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
@@ -180,6 +183,32 @@ def outbox() -> Response:
     return embedded_page("admin/outbox.html", lambda shop: {"messages": db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.shop_id == shop.id)
         .order_by(OutboxMessage.id.desc()).limit(100)).all()})
+
+
+@bp.get("/admin/outbox/<int:message_id>")
+def outbox_message(message_id: int) -> Response:
+    """One kept message as the recipient would see it; its links open in a new tab and work."""
+    if current_app.config["MAIL_URL"] != "outbox":
+        abort(404)
+
+    def context(shop: Shop) -> dict[str, Any]:
+        message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.shop_id == shop.id,
+                                                                   OutboxMessage.id == message_id))
+        if message is None:
+            abort(404)
+        return {"message": message, "html": mail_html(message.raw)}
+
+    return embedded_page("admin/outbox_message.html", context)
+
+
+def mail_html(raw: str) -> str:
+    """The HTML part of a kept message (its text part, escaped, when it has none), with links opening a new tab."""
+    parsed = email.message_from_string(raw, policy=email.policy.default)
+    body = parsed.get_body(preferencelist=("html", "plain"))
+    content = body.get_content() if body is not None else ""
+    if body is None or body.get_content_type() != "text/html":
+        content = f"<pre>{html.escape(content)}</pre>"
+    return '<base target="_blank">' + content
 
 
 @bp.get("/admin/at-risk")
