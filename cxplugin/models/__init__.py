@@ -7,6 +7,7 @@ from cxplugin.models.delivery_history import PastDelivery
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
 from cxplugin.models.promise_model import PromiseModel
+from cxplugin.models.risk import DelayNotice, FlowTrigger, FollowUpMark, OrderRisk, RiskChange
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
 from cxplugin.models.survey import OutboxMessage, Suppression, Survey, SurveyStatus
@@ -16,12 +17,17 @@ __all__ = [
     "AlertChannel",
     "ChangeStamp",
     "DataRequest",
+    "DelayNotice",
     "EventStatus",
+    "FlowTrigger",
+    "FollowUpMark",
     "Order",
+    "OrderRisk",
     "OutboxMessage",
     "PastDelivery",
     "Product",
     "PromiseModel",
+    "RiskChange",
     "SettingsVersion",
     "Shipment",
     "ShipmentStatusEvent",

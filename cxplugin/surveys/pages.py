@@ -27,6 +27,11 @@ def _render(survey: Survey | None, state: str, status: int = 200, **extra: Any) 
     shop = db.session.get(Shop, survey.shop_id) if survey else None
     locale = sending.survey_locale(shop, survey.order) if shop and survey else i18n.negotiate(
         request.accept_languages.best)
+    return render_page(shop, locale, state, status, **extra)
+
+
+def render_page(shop: Shop | None, locale: str, state: str, status: int = 200, **extra: Any) -> Page:
+    """The standalone shopper page (survey, unsubscribe) in ``locale`` for ``shop``."""
     settings = shop_settings.current(shop)["surveys"] if shop else {"brand_color": "#1a73e8"}
     shop_name = (shop.name or shop.domain) if shop else ""
 
