@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 HERE = ROOT / "benchmarks"
 RESULTS = HERE / "results"
-VENV_BIN = ROOT / ".venv" / "bin"
+# The project's virtualenv, else the one running this script (a worktree may have none of its own).
+VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv").exists() else Path(sys.executable).parent
 LUA_SCRIPT = HERE / "webhook_intake.lua"
 FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "orders_create__basic.json"
 FALLBACK_PAYLOAD = HERE / "payloads" / "orders_create.json"

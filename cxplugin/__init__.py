@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                                             "connect_args": {"connect_timeout": 5}})
     logs.configure(app.config["CX_LOG_LEVEL"])
     cipher.fernet = _load_keys(app)
+    app.config["CX_EMAIL_HASH_KEY"] = _email_hash_key(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
@@ -84,6 +86,22 @@ def _load_keys(app: Flask) -> MultiFernet:
         return MultiFernet([Fernet(k.strip()) for k in raw.split(",") if k.strip()])
     except ValueError as exc:
         raise RuntimeError("CX_ENCRYPTION_KEY must be Fernet keys (see README: generating a key).") from exc
+
+
+def _email_hash_key(app: Flask) -> str:
+    """CX_EMAIL_HASH_KEY; else a key kept in the instance folder. Unlike the Fernet keys it never rotates:
+    the suppression list is made of hashes under it, and a new key would forget every unsubscribe."""
+    raw: str = app.config["CX_EMAIL_HASH_KEY"].strip()
+    if not raw:
+        key_file = Path(app.instance_path) / "email-hash.key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(32))
+            key_file.chmod(0o600)
+        raw = key_file.read_text().strip()
+        logs.log("CX_EMAIL_HASH_KEY not set; using the key in the instance folder", 30)
+    if len(raw) < 32:
+        raise RuntimeError("CX_EMAIL_HASH_KEY must be at least 32 characters (see README: generating a key).")
+    return raw
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")

@@ -51,6 +51,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CX_QUEUE_NAME": e.get("CX_QUEUE_NAME", "cxplugin"),
         "CX_QUEUE_PATH": e.get("CX_QUEUE_PATH", str(Path(instance_path) / "queue.db")),
         "CX_ENCRYPTION_KEY": e.get("CX_ENCRYPTION_KEY", ""),
+        # The key of the e-mail address pseudonyms (suppression list); never rotated, see README, Privacy.
+        "CX_EMAIL_HASH_KEY": e.get("CX_EMAIL_HASH_KEY", ""),
+        "CX_PAYLOAD_RETENTION_DAYS": int(e.get("CX_PAYLOAD_RETENTION_DAYS", "30")),
         "MAIL_URL": e.get("MAIL_URL", "outbox"),
         "CX_MAIL_FROM": e.get("CX_MAIL_FROM") or _default_sender(e.get("APP_URL")),
         "CX_DEMO": _flag(e.get("CX_DEMO")),

@@ -123,11 +123,11 @@ def apply_fulfillment_event(shop: Shop, payload: dict[str, Any], triggered_at: d
     order = order_for(shop, payload["order_id"])
     shipment = shipment_for(shop, order, payload["fulfillment_id"])
     happened_at: datetime = payload["happened_at"]
-    keep_place = order.redacted_at is None
+    keep_place = order.redacted_at is None  # a scan text or place may name the customer
     observe_status(
         shipment, payload["status"], happened_at, triggered_at,
         source_key=f"event:{payload['id']}",
-        message=payload["message"],
+        message=payload["message"] if keep_place else None,
         city=payload["city"] if keep_place else None,
         province=payload["province"] if keep_place else None,
         country=payload["country"],

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from huey import crontab
 
+from cxplugin import privacy
 from cxplugin.models.types import utcnow
-from cxplugin.promise import learning
+from cxplugin.promise import learning, product_tags
 from cxplugin.queue import huey, in_app_context
 from cxplugin.risk import checking as risk_checking
 from cxplugin.risk import flow, notices
@@ -34,6 +36,15 @@ def process_webhook_event(event_id: int) -> dict[str, Any]:
 @in_app_context
 def sync_shop_with_shopify(shop_id: int) -> dict[str, Any]:
     return shops.sync_with_shopify(shop_id, SUBSCRIBABLE)
+
+
+@huey.task()
+@in_app_context
+def fetch_product_tags(shop_id: int, product_ids: list[int]) -> dict[str, Any]:
+    fetched = product_tags.fetch(shop_id, product_ids, utcnow())
+    if fetched.later:
+        fetch_product_tags.schedule((shop_id, fetched.later), delay=fetched.retry_in or 0)
+    return {"shop_id": shop_id, **fetched.log_fields()}
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -61,6 +72,14 @@ def send_alert_batches() -> dict[str, Any]:
 
 
 @huey.periodic_task(crontab(hour="3", minute="17"))
+@in_app_context
+def purge_old_webhook_payloads() -> dict[str, Any]:
+    """Raw webhook payloads carry personal data: kept for CX_PAYLOAD_RETENTION_DAYS after processing, then purged."""
+    days: int = current_app.config["CX_PAYLOAD_RETENTION_DAYS"]
+    return {"purged": privacy.purge_payloads(utcnow(), days), "retention_days": days}
+
+
+@huey.periodic_task(crontab(hour="3", minute="37"))
 @in_app_context
 def rebuild_learned_promises() -> dict[str, Any]:
     """Every night, a fresh learned promise for each shop that uses or considers it."""

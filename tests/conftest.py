@@ -49,6 +49,7 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "CX_QUEUE_NAME": f"cxtest-{uuid.uuid4().hex[:8]}",
         "CX_QUEUE_PATH": str(tmp_path_factory.mktemp("queue") / "queue.db"),
         "CX_ENCRYPTION_KEY": TEST_KEY,
+        "CX_EMAIL_HASH_KEY": "test-email-hash-key-of-at-least-32-characters",
         "APP_URL": "https://cx.example.test",
         "MAIL_URL": "outbox",
         "CX_DEMO": False,

@@ -39,11 +39,13 @@ def test_the_promise_the_shopper_saw_is_kept_and_judged(shop: str, client: Flask
 def test_a_parcel_after_the_latest_date_is_late_by_the_days_past_it(shop: str, client: FlaskClient,
                                                                      send_webhook: Send,
                                                                      drain: Callable[[], int]) -> None:
-    order = fixture("orders_create__basic")
+    # Placed Fri 13 Nov 10:15 New York: the default settings promised 18–23 Nov then, 17–20 Nov a day before,
+    # so a cart could have shown 20–22 Nov; delivered Tue 24 Nov.
+    order = {**fixture("orders_create__basic"), "created_at": "2026-11-13T10:15:00-05:00"}
     for attribute in order["note_attributes"]:
         if attribute["name"] == "_cx_promise":
             attribute["value"] = json.dumps({"earliest": "2026-11-20", "latest": "2026-11-22"})
-    send_webhook("orders/create", order, triggered_at="2026-11-20T15:15:01Z")
+    send_webhook("orders/create", order, triggered_at="2026-11-13T15:15:01Z")
     drain()
     play(send_webhook, drain, LIFE[2:])
     promise = held_promise(client)

@@ -21,5 +21,7 @@ class Product(db.Model):  # type: ignore[name-defined,misc]
     tags: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     # False when Shopify said there is no such product (so misses are not asked again).
     in_shopify: so.Mapped[bool] = so.mapped_column(default=True)
+    # Shopify could not be asked (error, no token): held as untagged until asking again is due.
+    fetch_failed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     source_updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     fetched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)

@@ -25,3 +25,5 @@ class PromiseModel(db.Model):  # type: ignore[name-defined,misc]
     # "CC|REGION|carrier" (region and carrier may be "" and "*") → {"processing": [a, b], "transit": [c, d], ...}
     routes: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
     dropped: so.Mapped[dict[str, int]] = so.mapped_column(sa.JSON, default=dict)
+    # The walk-forward over the last 90 days at build time: {"since", "learned": {...}, "fixed": {...}}.
+    evaluation: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)

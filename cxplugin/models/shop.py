@@ -23,6 +23,10 @@ class Shop(db.Model):  # type: ignore[name-defined,misc]
     access_token_expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     refresh_token: so.Mapped[str | None] = so.mapped_column(EncryptedText, deferred=True)
     refresh_token_expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Shopify refused the refresh token (or the token): no Admin API call until /admin exchanges a new one.
+    needs_reauth_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # The lease of the process refreshing the token; others wait for its result (shopify/tokens.py).
+    token_refresh_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     scopes: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
     country_code: so.Mapped[str | None] = so.mapped_column(sa.String(2))

@@ -49,7 +49,7 @@ def held_promise_answer(shop: ShopView, args: MultiDict[str, str], now: datetime
     Raises marshmallow's ValidationError when ``args`` are not a valid promise query.
     """
     asked = _question(args.lists())
-    return remembered(("promise", shop.id, asked), lambda: promise_answer(shop, _QUERY.load(args), now),
+    return remembered(shop.id, ("promise", asked), lambda: promise_answer(shop, _QUERY.load(args), now),
                       lambda answer: answer.still_true(now))
 
 

@@ -32,6 +32,7 @@ class LearnedRoutes:
     built_at: datetime
     deliveries: int
     routes: Mapping[str, RoutePromise]
+    evaluation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def find(self, destination: Destination, carrier: str | None = None) -> RoutePromise | None:
         """The narrowest stored route for the destination: region and carrier, region, country and carrier, country."""
@@ -60,7 +61,7 @@ def _route_from_json(data: dict[str, Any]) -> RoutePromise:
 
 def to_routes(row: PromiseModel) -> LearnedRoutes:
     return LearnedRoutes(row.version, row.built_at, row.deliveries,
-                         {key: _route_from_json(value) for key, value in row.routes.items()})
+                         {key: _route_from_json(value) for key, value in row.routes.items()}, row.evaluation or {})
 
 
 def rebuild(shop: Shop, now: datetime) -> PromiseModel:
@@ -78,8 +79,11 @@ def rebuild(shop: Shop, now: datetime) -> PromiseModel:
         if route is not None:
             routes[f"{country}|{region}|{carrier or ANY}"] = _route_json(route)
     latest = db.session.scalar(sa.select(sa.func.max(PromiseModel.version)).where(PromiseModel.shop_id == shop.id))
+    comparison = compare_recent(shop, now)
+    evaluation = {"since": comparison.since, "learned": summary_json(comparison.learned),
+                  "fixed": summary_json(comparison.fixed)}
     row = PromiseModel(shop_id=shop.id, version=(latest or 0) + 1, built_at=now, target=target,
-                       deliveries=model.learned, routes=routes, dropped=model.dropped)
+                       deliveries=model.learned, routes=routes, dropped=model.dropped, evaluation=evaluation)
     db.session.add(row)
     # Keep a few versions: orders name the version their promise came from.
     old = sa.select(PromiseModel.id).where(PromiseModel.shop_id == shop.id,

@@ -7,6 +7,10 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 MAX_CART_ITEMS = 50
+# Shopify's ids are 64-bit integers (its own sample payloads use ids above 2**53), stored as BIGINT: a larger
+# one is no product, and would not fit the database.
+MAX_SHOPIFY_ID = 2**63 - 1
+_SHOPIFY_ID = validate.Range(min=1, max=MAX_SHOPIFY_ID, error=f"Use an id from 1 to {MAX_SHOPIFY_ID}.")
 
 
 class PromiseQuery(Schema):
@@ -15,9 +19,9 @@ class PromiseQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    product_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), load_default=list,
+    product_ids = fields.List(fields.Integer(validate=_SHOPIFY_ID), load_default=list,
                               validate=validate.Length(max=MAX_CART_ITEMS))
-    variant_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    variant_id = fields.Integer(load_default=None, validate=_SHOPIFY_ID)
     country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z]{2}$",
                                                                         error="Use a two-letter country code."))
     region = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9]{1,3}$",

@@ -1,4 +1,7 @@
-"""GraphQL Admin API operations the app uses: read the shop's facts, register webhooks."""
+"""The GraphQL Admin API: ``call`` is the one way the app asks Shopify anything; the operations it uses.
+
+``call`` makes an HTTP request: never call it inside a database transaction that has written anything.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ from typing import Any
 from flask import current_app
 
 from cxplugin.logs import log
-from cxplugin.shopify.client import http_client, shopify_app
+from cxplugin.shopify import tokens
+from cxplugin.shopify.client import AdminApiError, http_client, shopify_app
+
+__all__ = ["AdminApiError", "ShopDetails", "call", "fetch_shop_details", "register_webhooks"]
 
 SHOP_DETAILS = """
 query ShopDetails {
@@ -27,14 +33,6 @@ mutation RegisterWebhook($topic: WebhookSubscriptionTopic!, $webhookSubscription
 """
 
 
-class AdminApiError(Exception):
-    """A GraphQL call failed; ``code`` is the package's log code (e.g. ``unauthorized``)."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-
-
 @dataclass(frozen=True)
 class ShopDetails:
     name: str | None
@@ -45,13 +43,27 @@ class ShopDetails:
     primary_locale: str
 
 
-def graphql(shop_handle: str, access_token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run one Admin API operation from a background job (no live request to retry)."""
+def call(shop_id: int, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one Admin API operation for the shop and return its data; raises AdminApiError.
+
+    The token is refreshed first when it runs out within five minutes, and once more when Shopify
+    refuses it anyway, then the operation is tried again once.
+    """
+    credentials = tokens.access_token(shop_id)
+    try:
+        return _graphql(credentials, query, variables)
+    except AdminApiError as exc:
+        if exc.code != "unauthorized":
+            raise
+    return _graphql(tokens.refresh(shop_id, stale=credentials.token), query, variables)
+
+
+def _graphql(credentials: tokens.Credentials, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
     with http_client() as client:
         result = shopify_app().admin_graphql_request(
             query,
-            shop=shop_handle,
-            access_token=access_token,
+            shop=credentials.handle,
+            access_token=credentials.token,
             api_version=current_app.config["SHOPIFY_API_VERSION"],
             invalid_token_response=None,
             variables=variables,
@@ -62,8 +74,8 @@ def graphql(shop_handle: str, access_token: str, query: str, variables: dict[str
     return result.data
 
 
-def fetch_shop_details(shop_handle: str, access_token: str) -> ShopDetails:
-    data = graphql(shop_handle, access_token, SHOP_DETAILS)
+def fetch_shop_details(shop_id: int) -> ShopDetails:
+    data = call(shop_id, SHOP_DETAILS)
     shop = data["shop"]
     primary = next((loc["locale"] for loc in data.get("shopLocales") or [] if loc.get("primary")), "en")
     return ShopDetails(
@@ -76,7 +88,7 @@ def fetch_shop_details(shop_handle: str, access_token: str) -> ShopDetails:
     )
 
 
-def register_webhooks(shop_handle: str, access_token: str, topics: list[str], callback_url: str) -> list[str]:
+def register_webhooks(shop_id: int, topics: list[str], callback_url: str) -> list[str]:
     """Subscribe the shop to each topic; returns the topics Shopify accepted or already had."""
     registered = []
     for topic in topics:
@@ -84,10 +96,10 @@ def register_webhooks(shop_handle: str, access_token: str, topics: list[str], ca
             "topic": topic.upper().replace("/", "_"),
             "webhookSubscription": {"uri": callback_url, "format": "JSON"},
         }
-        data = graphql(shop_handle, access_token, REGISTER_WEBHOOK, variables)
+        data = call(shop_id, REGISTER_WEBHOOK, variables)
         errors = data["webhookSubscriptionCreate"]["userErrors"]
         if errors and not all("already been taken" in e["message"] for e in errors):
-            log("webhook registration refused", 30, shop=shop_handle, topic=topic, errors=errors)
+            log("webhook registration refused", 30, shop_id=shop_id, topic=topic, errors=errors)
             continue
         registered.append(topic)
     return registered

@@ -13,6 +13,14 @@ from shopify_app import RequestInput, ShopifyApp
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
+class AdminApiError(Exception):
+    """A call to Shopify failed; ``code`` is the package's log code (e.g. ``unauthorized``) or ours."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+
 class _OriginRewrite(httpx.BaseTransport):
     def __init__(self, origin: str) -> None:
         self._origin = httpx.URL(origin)

@@ -13,8 +13,8 @@ from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Shop
 from cxplugin.models.types import utcnow
-from cxplugin.shopify.admin_api import AdminApiError, ShopDetails, fetch_shop_details, register_webhooks
-from cxplugin.shopify.client import http_client, shopify_app
+from cxplugin.shopify.admin_api import ShopDetails, fetch_shop_details, register_webhooks
+from cxplugin.shopify.tokens import parse_iso
 
 
 def shop_domain(handle: str) -> str:
@@ -27,18 +27,15 @@ def find_shop(domain: str) -> Shop | None:
     return db.session.scalar(sa.select(Shop).where(Shop.domain == shop_domain(domain)))
 
 
-def _parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 def store_exchanged_token(domain: str, token: TokenExchangeAccessToken, *, refreshed: bool = False) -> Shop:
     """Record an offline token from token exchange: an install or re-install (the moment is kept as
     ``installed_at``), or with ``refreshed`` the renewal of an installed shop's token (no new install)."""
     shop = find_shop(domain) or Shop(domain=shop_domain(domain))
     shop.access_token = token.token
-    shop.access_token_expires_at = _parse_iso(token.expires)
+    shop.access_token_expires_at = parse_iso(token.expires)
     shop.refresh_token = token.refresh_token
-    shop.refresh_token_expires_at = _parse_iso(token.refresh_token_expires)
+    shop.refresh_token_expires_at = parse_iso(token.refresh_token_expires)
+    shop.needs_reauth_at = shop.token_refresh_until = None
     shop.scopes = token.scope or ""
     if not refreshed or shop.installed_at is None:
         _mark_installed(shop)
@@ -55,6 +52,7 @@ def add_shop(domain: str, token: str, timezone: str | None = None, country: str 
     shop.access_token_expires_at = None
     shop.refresh_token = None
     shop.refresh_token_expires_at = None
+    shop.needs_reauth_at = shop.token_refresh_until = None
     shop.scopes = scopes or shop.scopes or ""
     if timezone:
         shop.timezone = timezone
@@ -116,47 +114,18 @@ def apply_shop_update(shop: Shop, payload: dict[str, Any]) -> None:
     shop.details_updated_at = updated_at or shop.details_updated_at
 
 
-def ensure_fresh_token(shop: Shop) -> str:
-    """The shop's offline token, refreshed first when it is an expiring one that has run out."""
-    if shop.access_token is None:
-        raise AdminApiError("not_installed", f"{shop.domain} has no access token")
-    if shop.refresh_token is None:
-        return shop.access_token
-    with http_client() as client:
-        result = shopify_app().refresh_token_exchanged_access_token(
-            {
-                "shop": shop.handle,
-                "access_mode": "offline",
-                "token": shop.access_token,
-                "refresh_token": shop.refresh_token,
-                "expires": _iso(shop.access_token_expires_at),
-                "refresh_token_expires": _iso(shop.refresh_token_expires_at),
-                "scope": shop.scopes,
-            },
-            http_client=client,
-        )
-    if not result.ok:
-        raise AdminApiError(result.log.code, result.log.detail)
-    if result.access_token is not None:
-        store_exchanged_token(shop.domain, result.access_token, refreshed=True)
-    assert shop.access_token is not None
-    return shop.access_token
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
 def sync_with_shopify(shop_id: int, topics: list[str]) -> dict[str, Any]:
     """After install: read the shop's facts and (unless the toml does it) subscribe to webhooks."""
     shop = db.session.get(Shop, shop_id)
     if shop is None or not shop.is_installed:
         return {"skipped": True}
-    token = ensure_fresh_token(shop)
-    apply_details(shop, fetch_shop_details(shop.handle, token))
+    db.session.rollback()  # nothing written yet: no transaction stays open while Shopify answers
+    details = fetch_shop_details(shop_id)
+    shop = db.session.get_one(Shop, shop_id)
+    apply_details(shop, details)
     db.session.commit()
     registered: list[str] = []
     if current_app.config["CX_REGISTER_WEBHOOKS"]:
         callback = f"{current_app.config['APP_URL']}/webhooks"
-        registered = register_webhooks(shop.handle, token, topics, callback)
+        registered = register_webhooks(shop_id, topics, callback)
     return {"shop": shop.domain, "timezone": shop.timezone, "webhooks": len(registered)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -10,6 +9,7 @@ import sqlalchemy as sa
 
 from cxplugin.extensions import db
 from cxplugin.models import Order, Shipment, Shop, Suppression, Survey, SurveyStatus
+from cxplugin.privacy import email_hash
 from cxplugin.promise import punctuality
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys.rules import (
@@ -19,10 +19,6 @@ from cxplugin.surveys.rules import (
     into_send_window,
     skip_reason,
 )
-
-
-def email_hash(shop_id: int, email: str) -> str:
-    return hashlib.sha256(f"{shop_id}:{email.strip().lower()}".encode()).hexdigest()
 
 
 def clock_time(value: str) -> time:

@@ -19,6 +19,7 @@ from flask import current_app
 from cxplugin.extensions import db
 from cxplugin.models import EventStatus
 from cxplugin.models.types import UTCDateTime, utcnow
+from cxplugin.shops.lifecycle import shop_domain
 from cxplugin.shops.snapshot import ShopView
 from cxplugin.webhooks.topics import TOPICS, Kind
 
@@ -82,6 +83,9 @@ def check(delivery: Delivery, shop: ShopView | None) -> EventStatus:
     if problems:
         raise Rejected(400, f"The payload is missing or has malformed fields: {dict(problems)}")
     if topic.kind is Kind.COMPLIANCE:
+        # The shop header is not signed; the body is. An erasure acts on the shop the body names.
+        if shop_domain(payload["shop_domain"]) != delivery.shop_domain:
+            raise Rejected(400, "The body's shop_domain is not the shop in X-Shopify-Shop-Domain.")
         return EventStatus.PENDING
     if shop is None:
         raise Rejected(404, "Unknown shop.")

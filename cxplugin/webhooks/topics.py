@@ -100,7 +100,10 @@ def _customers_redact(shop: Shop | None, p: dict[str, Any], event: WebhookEvent)
     customer = p["customer"]
     event.customer_id = customer["id"]
     if shop is not None:
-        privacy.redact_customer(shop, customer["id"], customer["email"], p["orders_to_redact"])
+        privacy.redact_customer(shop, customer["id"], customer["email"], p["orders_to_redact"],
+                                keep_event_id=event.id)
+    # Its own payload names the customer too: only the ids stay, as the record of what was erased.
+    event.payload = privacy.redaction_record(event.payload, customer["id"], p["orders_to_redact"])
 
 
 def _shop_redact(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:

@@ -6,8 +6,12 @@ Create Date: 2026-11-30 20:45:00
 
 Each area of the change adds its operations under its own heading, in upgrade and in downgrade.
 """
+import hashlib
+import hmac
+
 from alembic import op
 import sqlalchemy as sa
+from flask import current_app
 
 
 # revision identifiers, used by Alembic.
@@ -51,7 +55,16 @@ def upgrade():
     with op.batch_alter_table('alert_channels', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alert_channels_shop_id'), ['shop_id'], unique=False)
     # -- privacy: retention
+    _rehash_addresses(_keyed_hash)
     # -- shopify tokens and products
+    with op.batch_alter_table('shops', schema=None) as batch_op:
+        # Set when Shopify refused the refresh token: the next /admin load exchanges a new one.
+        batch_op.add_column(sa.Column('needs_reauth_at', sa.DateTime(timezone=True), nullable=True))
+        # A process refreshing the shop's token holds this lease until then (one refresh at a time).
+        batch_op.add_column(sa.Column('token_refresh_until', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        # Shopify could not be asked for the product's tags: untagged until asked again a little later.
+        batch_op.add_column(sa.Column('fetch_failed_at', sa.DateTime(timezone=True), nullable=True))
     # -- shop lifecycle
     pass
 
@@ -59,7 +72,13 @@ def upgrade():
 def downgrade():
     # -- shop lifecycle
     # -- shopify tokens and products
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.drop_column('fetch_failed_at')
+    with op.batch_alter_table('shops', schema=None) as batch_op:
+        batch_op.drop_column('token_refresh_until')
+        batch_op.drop_column('needs_reauth_at')
     # -- privacy: retention
+    _rehash_addresses(_plain_hash)
     # -- alerts: per shop and channel
     with op.batch_alter_table('alert_channels', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alert_channels_shop_id'))
@@ -78,3 +97,39 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_surveys_public_id'))
         batch_op.drop_column('public_id')
     pass
+
+
+# -- privacy: retention
+# Survey and suppression hashes of e-mail addresses were plain sha256("<shop id>:<address>"), which anyone holding
+# the table can reverse by hashing guessed addresses; they become HMAC-SHA256 under CX_EMAIL_HASH_KEY (as
+# cxplugin.privacy.email_hash makes them). A hash is recomputed from its order's address; a suppression from the
+# survey that made it. A suppression whose address is no longer known (its orders were redacted) cannot be
+# re-keyed, would never match again, and is deleted rather than left reversible.
+
+def _keyed_hash(shop_id, address):
+    key = current_app.config["CX_EMAIL_HASH_KEY"].encode()
+    return hmac.new(key, f"{shop_id}:{address.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+
+
+def _plain_hash(shop_id, address):
+    return hashlib.sha256(f"{shop_id}:{address.strip().lower()}".encode()).hexdigest()
+
+
+def _rehash_addresses(new_hash):
+    conn = op.get_bind()
+    renamed = {}
+    rows = conn.execute(sa.text(
+        "SELECT s.id, s.shop_id, s.email_hash, o.email FROM surveys s JOIN orders o ON o.id = s.order_id"
+        " WHERE s.email_hash IS NOT NULL")).all()
+    for survey_id, shop_id, old, address in rows:
+        new = new_hash(shop_id, address) if address else None
+        if new is not None:
+            renamed[(shop_id, old)] = new
+        conn.execute(sa.text("UPDATE surveys SET email_hash = :new WHERE id = :id"), {"new": new, "id": survey_id})
+    for row_id, shop_id, old in conn.execute(sa.text("SELECT id, shop_id, email_hash FROM suppressions")).all():
+        new = renamed.get((shop_id, old))
+        if new is None:
+            conn.execute(sa.text("DELETE FROM suppressions WHERE id = :id"), {"id": row_id})
+        else:
+            conn.execute(sa.text("UPDATE suppressions SET email_hash = :new WHERE id = :id"),
+                         {"new": new, "id": row_id})

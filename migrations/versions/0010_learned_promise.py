@@ -49,6 +49,7 @@ def upgrade():
         sa.Column('deliveries', sa.Integer(), nullable=False),
         sa.Column('routes', sa.JSON(), nullable=False),
         sa.Column('dropped', sa.JSON(), nullable=False),
+        sa.Column('evaluation', sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_promise_models_shop_id_shops'),
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_promise_models')),
