@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import FlowTrigger, Order, Shop, Survey
-from cxplugin.shopify.admin_api import AdminApiError, graphql
+from cxplugin.shopify.admin_api import AdminApiError, call
 from cxplugin.surveys.rules import is_detractor
 from cxplugin.surveys.sending import STALE_CLAIM, database_now
 
@@ -86,10 +86,10 @@ def send(trigger_id: int, now: datetime) -> str:
         return "not_due"
     trigger = db.session.get_one(FlowTrigger, trigger_id)
     shop = db.session.get_one(Shop, trigger.shop_id)
-    handle, payload, shop_handle, token = trigger.handle, dict(trigger.payload), shop.handle, shop.access_token or ""
+    handle, payload = trigger.handle, dict(trigger.payload)
     db.session.commit()  # nothing held open over the Admin API call
     try:
-        data = graphql(shop_handle, token, TRIGGER_RECEIVE, {"handle": handle, "payload": payload})
+        data = call(shop.id, TRIGGER_RECEIVE, {"handle": handle, "payload": payload})
         errors = (data.get("flowTriggerReceive") or {}).get("userErrors") or []
         if errors:
             raise AdminApiError("user_errors", "; ".join(e.get("message") or "" for e in errors))

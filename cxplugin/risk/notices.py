@@ -26,13 +26,14 @@ from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import DelayNotice, Order, OrderRisk, Shop, Suppression
 from cxplugin.models.types import utcnow
+from cxplugin.privacy import email_hash
 from cxplugin.risk import rules
-from cxplugin.shopify.admin_api import AdminApiError, graphql
+from cxplugin.shopify.admin_api import AdminApiError, call
 from cxplugin.shopify.client import signing_secrets
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys import answers
 from cxplugin.surveys.rules import into_send_window
-from cxplugin.surveys.scheduling import clock_time, email_hash
+from cxplugin.surveys.scheduling import clock_time
 from cxplugin.surveys.sending import MAIL_POLICY, STALE_CLAIM, database_now, mail_failure, one_line
 
 MAX_ATTEMPTS = 8
@@ -214,7 +215,7 @@ def create_discount(shop: Shop, order: Order, code: str, percent: int, now: date
         "customerSelection": {"all": True},
         "customerGets": {"value": {"percentage": percent / 100}, "items": {"all": True}},
     }}
-    data = graphql(shop.handle, shop.access_token or "", DISCOUNT_CREATE, variables)
+    data = call(shop.id, DISCOUNT_CREATE, variables)
     payload = data["discountCodeBasicCreate"] or {}
     errors = payload.get("userErrors") or []
     if errors:

@@ -8,10 +8,10 @@ from flask import Blueprint, request
 from cxplugin import i18n
 from cxplugin.extensions import db
 from cxplugin.models import Order, Shop
+from cxplugin.privacy import email_hash
 from cxplugin.risk import notices
 from cxplugin.surveys import answers
 from cxplugin.surveys.pages import Page, render_page
-from cxplugin.surveys.scheduling import email_hash
 
 bp = Blueprint("risk_pages", __name__)
 
