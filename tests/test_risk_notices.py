@@ -129,7 +129,8 @@ def test_an_order_back_on_track_is_marked_so_once(app: Flask, shop: str, send_we
 # ---- the shopper's delay notice -----------------------------------------------------------------------------
 
 def test_a_late_order_gets_one_notice_in_english_through_smtp(
-        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], sink: smtp_sink.Sink) -> None:
+        app: Flask, shop: str, client: FlaskClient, send_webhook: Send, drain: Callable[[], int],
+        sink: smtp_sink.Sink) -> None:
     place(send_webhook, drain)
     assert send_notices(app) == {"sent": 1}
     assert send_notices(app) == {"sent": 0}
@@ -142,6 +143,8 @@ def test_a_late_order_gets_one_notice_in_english_through_smtp(
     assert mail.message["List-Unsubscribe"]
     [notice] = notices_of(app)
     assert (notice.kind, notice.status) == ("late", "sent")
+    risk = client.get(f"/api/admin/orders/{ORDER_ID}", headers=auth()).get_json()["risk"]
+    assert (risk["state"], risk["shopper_notified"]) == ("late", True)  # the late order is marked as told
 
 
 def test_a_hebrew_shopper_gets_the_carriers_new_date_right_to_left(

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from cxplugin.extensions import db
 from cxplugin.models import DataRequest, Order, OutboxMessage, Survey, SurveyStatus
 from cxplugin.promise import on_orders as order_promise
+from cxplugin.risk import listing as risk_listing
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.shopify.auth import current_shop, require_session_token
 from cxplugin.shops import settings as shop_settings
@@ -48,6 +49,7 @@ def order(shopify_order_id: int) -> dict[str, Any]:
         abort(404, description="No such order in this shop.")
     result: dict[str, Any] = OrderOut().dump(found)
     result["promise"] = order_promise.summary(current_shop(), found)
+    result["risk"] = risk_listing.order_risk(found)
     return result
 
 

@@ -141,3 +141,15 @@ def _group(csat_answers: int, satisfied: int, nps_answers: int, promoters: int, 
             "nps": {"answers": nps_answers,
                     "score": round(100 * (promoters - detractors) / nps_answers) if nps_answers >= MIN_ANSWERS
                     else None}}
+
+
+def order_risk(order: Order) -> dict[str, Any] | None:
+    """The order's risk state for the order API, and whether its shopper got a delay notice."""
+    risk = db.session.scalar(sa.select(OrderRisk).where(OrderRisk.order_id == order.id))
+    if risk is None:
+        return None
+    sent = db.session.scalars(sa.select(DelayNotice.kind).where(DelayNotice.order_id == order.id,
+                                                                DelayNotice.status == "sent")).all()
+    return {"state": risk.state, "reason": risk.reason, "since": risk.since.isoformat(),
+            "new_expected": risk.new_expected.isoformat() if risk.new_expected else None,
+            "mark": risk.mark, "shopper_notified": bool(sent), "notices_sent": list(sent)}

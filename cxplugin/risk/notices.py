@@ -134,6 +134,8 @@ def _why_not(shop: Shop, order: Order, notice: DelayNotice) -> str | None:
     risk = db.session.scalar(sa.select(OrderRisk).where(OrderRisk.order_id == order.id))
     if risk is None or risk.state not in rules.KINDS:
         return "no_longer_at_risk"  # back on track, delivered, or its shipment cancelled since it was planned
+    if risk.state != notice.kind:
+        return "risk_changed"  # the order's present risk has its own notice: one mail, about what holds now
     if not shop_settings.current(shop)["risk"]["notices"].get(notice.kind, False):
         return "switched_off"
     return None
