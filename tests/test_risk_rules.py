@@ -38,6 +38,11 @@ SHIPPED_WED_SCANNED_THU = ShipmentFacts(
 TABLE = [
     ("not shipped, dispatch day not over", order(), local("2026-10-28", 18), "on_track", None),
     ("not shipped the day after the latest dispatch day", order(), local("2026-10-29", 8), "late_dispatch", None),
+    ("dispatched late but, by the route's transit, a parcel handed over today still arrives in time",
+     order(transit=((1, 0.5), (2, 0.5))), local("2026-10-29", 8), "on_track", None),
+    ("dispatched late, too little time left: expected two carrier days on, past the weekend and the holiday",
+     order(latest="2026-10-30", transit=((2, 0.5), (3, 0.5))), local("2026-10-29", 8), "late_dispatch",
+     date(2026, 11, 3)),
     ("only a cancelled shipment counts as not shipped",
      order(ShipmentFacts(shipped_at=local("2026-10-28"), fulfillment_status="cancelled")), local("2026-10-29"),
      "late_dispatch", None),

@@ -183,7 +183,15 @@ def assess(settings: PromiseSettings, order: OrderFacts, now: datetime, threshol
 
     if order.dispatch_latest is not None and today > order.dispatch_latest and (
             not open_shipments or any(seen(s.shipped_at) is None for s in open_shipments)):
-        found.append(Assessment("late_dispatch", f"not handed to the carrier by {order.dispatch_latest.isoformat()}"))
+        # Dispatched late is a risk to the promise only when a parcel handed over today would likely miss it by
+        # the route's transit; with no transit learned, it always is.
+        left = carrier_days(settings, country, today, latest)
+        chance = arrival_probability(order.transit_distribution, 0, left) if order.transit_distribution else 0.0
+        if chance < thresholds.likely_late_below:
+            expected = (_expected(settings, country, order.transit_distribution, today, 0, today)
+                        if order.transit_distribution else None)
+            found.append(Assessment("late_dispatch", f"not handed to the carrier by "
+                                                     f"{order.dispatch_latest.isoformat()}", expected))
 
     if not found:
         return Assessment(ON_TRACK, "on track")
