@@ -118,16 +118,18 @@ def late_with_vs_without_notice(shop: Shop) -> dict[str, Any]:
     """Satisfaction of orders delivered late, those whose shopper got a delay notice beside those who did not:
     answers, share satisfied (CSAT 4–5) and NPS. Rates are null below MIN_ANSWERS answers."""
     notified = sa.exists().where(DelayNotice.order_id == Survey.order_id, DelayNotice.status == "sent")
-    query = (sa.select(notified.label("notified"),
-                       sa.func.count(Survey.csat).label("csat_answers"),
-                       sa.func.sum(sa.case((Survey.csat >= 4, 1), else_=0)).label("satisfied"),
-                       sa.func.count(Survey.nps).label("nps_answers"),
-                       sa.func.sum(sa.case((Survey.nps >= 9, 1), else_=0)).label("promoters"),
-                       sa.func.sum(sa.case((Survey.nps <= 6, 1), else_=0)).label("detractors"))
-             .join(OrderRisk, OrderRisk.order_id == Survey.order_id)
-             .where(Survey.shop_id == shop.id, OrderRisk.state == rules.DELIVERED_LATE,
-                    Survey.answered_at.is_not(None))
-             .group_by(notified))
+    answers = (sa.select(notified.label("notified"), Survey.csat, Survey.nps)
+               .join(OrderRisk, OrderRisk.order_id == Survey.order_id)
+               .where(Survey.shop_id == shop.id, OrderRisk.state == rules.DELIVERED_LATE,
+                      Survey.answered_at.is_not(None))
+               .subquery())
+    query = (sa.select(answers.c.notified,
+                       sa.func.count(answers.c.csat).label("csat_answers"),
+                       sa.func.sum(sa.case((answers.c.csat >= 4, 1), else_=0)).label("satisfied"),
+                       sa.func.count(answers.c.nps).label("nps_answers"),
+                       sa.func.sum(sa.case((answers.c.nps >= 9, 1), else_=0)).label("promoters"),
+                       sa.func.sum(sa.case((answers.c.nps <= 6, 1), else_=0)).label("detractors"))
+             .group_by(answers.c.notified))
     out = {key: _group(0, 0, 0, 0, 0) for key in ("with_notice", "without_notice")}
     for row in db.session.execute(query):
         out["with_notice" if row.notified else "without_notice"] = _group(
@@ -150,6 +152,7 @@ def order_risk(order: Order) -> dict[str, Any] | None:
         return None
     sent = db.session.scalars(sa.select(DelayNotice.kind).where(DelayNotice.order_id == order.id,
                                                                 DelayNotice.status == "sent")).all()
-    return {"state": risk.state, "reason": risk.reason, "since": risk.since.isoformat(),
+    # No time of the change here: the order as we hold it is the same whatever order its webhooks came in.
+    return {"state": risk.state, "reason": risk.reason,
             "new_expected": risk.new_expected.isoformat() if risk.new_expected else None,
             "mark": risk.mark, "shopper_notified": bool(sent), "notices_sent": list(sent)}
