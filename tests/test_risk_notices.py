@@ -371,3 +371,15 @@ def test_every_language_has_the_notice_text(kind: str) -> None:
 
     for locale in i18n.LOCALES:
         assert i18n.catalogue(locale)["delay_notice"][f"what_{kind}"]
+
+
+def test_a_risk_that_changes_kind_before_the_daytime_sends_one_mail_about_what_holds_now(
+        app: Flask, shop: str, send_webhook: Send, drain: Callable[[], int], sink: smtp_sink.Sink) -> None:
+    place(send_webhook, drain, days_ago=0.1)
+    ship(send_webhook, drain, days_ago=0.05, eta_in_days=16)
+    with app.app_context():  # three weeks on, the promise has passed before any notice went out
+        checking.check_all(datetime.now(UTC) + timedelta(days=21))
+    assert send_notices(app) == {"sent": 1}
+    assert [(n.kind, n.status, n.skip_reason) for n in notices_of(app)] == [
+        ("carrier_eta_late", "skipped", "risk_changed"), ("late", "sent", None)]
+    assert len(sink.received) == 1
