@@ -50,12 +50,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from cxplugin.admin import api, pages, promise_api
     from cxplugin.customer.api import bp as customer_bp
     from cxplugin.demo.views import bp as demo_bp
+    from cxplugin.risk.api import bp as risk_api_bp
+    from cxplugin.risk.pages import bp as risk_pages_bp
     from cxplugin.storefront.proxy import bp as storefront_bp
     from cxplugin.surveys.pages import bp as survey_bp
     from cxplugin.webhooks.intake import bp as webhooks_bp
 
     for blueprint in (health.bp, webhooks_bp, pages.bp, api.bp, promise_api.bp, storefront_bp, survey_bp, demo_bp,
-                      customer_bp):
+                      customer_bp, risk_pages_bp, risk_api_bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     _request_logging(app)

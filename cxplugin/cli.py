@@ -29,6 +29,8 @@ history_cli = AppGroup("history", help="Deliveries from before the app, to learn
 promise_cli = AppGroup("promise", help="The delivery promise.")
 cx.add_command(history_cli)
 cx.add_command(promise_cli)
+risk_cli = AppGroup("risk", help="Orders at risk of missing their delivery promise.")
+cx.add_command(risk_cli)
 
 
 @shops_cli.command("add")
@@ -191,6 +193,37 @@ def promise_learn(domain: str) -> None:
 
     row = learning.rebuild(_installed_shop(domain), utcnow())
     click.echo(f"Learned promise version {row.version}: {row.deliveries} deliveries, {len(row.routes)} routes.")
+
+
+@risk_cli.command("backtest")
+@click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Replay orders placed on or after.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Replay orders placed on or before.")
+@click.option("--csv", "csv_file", type=click.File("w"), help="Write one row per order.")
+def risk_backtest(domain: str, date_from: datetime | None, date_to: datetime | None, csv_file: TextIO | None) -> None:
+    """Replay the shop's delivered history day by day: how many late deliveries the risk check flagged before
+    their promised latest day ended, how early, and how many flags were false alarms."""
+    import csv
+
+    from cxplugin.promise import history
+    from cxplugin.promise.model import DEFAULT_TARGET
+    from cxplugin.risk import backtest
+    from cxplugin.risk.checking import thresholds
+    from cxplugin.shops import settings as shop_settings
+
+    shop = _installed_shop(domain)
+    data = shop_settings.current(shop)
+    settings = shop_settings.promise_settings(data, shop.timezone, shop.country_code)
+    replayed = list(backtest.replay(settings, history.shop_deliveries(shop), thresholds=thresholds(data),
+                                    target=data["promise"].get("target_on_time", DEFAULT_TARGET),
+                                    judge_from=date_from.date() if date_from else None,
+                                    judge_to=date_to.date() if date_to else None))
+    for line in backtest.report_lines(backtest.figures(settings, replayed)):
+        click.echo(line)
+    if csv_file is not None:
+        writer = csv.writer(csv_file)
+        writer.writerow(backtest.CSV_COLUMNS)
+        writer.writerows(backtest.csv_rows(sorted(replayed, key=lambda r: r.order_id)))
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,8 @@ from cxplugin import privacy
 from cxplugin.models.types import utcnow
 from cxplugin.promise import learning, product_tags
 from cxplugin.queue import huey, in_app_context
+from cxplugin.risk import checking as risk_checking
+from cxplugin.risk import flow, notices
 from cxplugin.shops import lifecycle as shops
 from cxplugin.surveys import alerts, sending
 from cxplugin.webhooks import processing
@@ -92,3 +94,18 @@ def rebuild_learned_promises() -> dict[str, Any]:
 def rebuild_learned_promise(shop_id: int) -> dict[str, Any]:
     row = learning.rebuild_shop(shop_id, utcnow())
     return {"shop_id": shop_id, "version": row.version if row else None, "deliveries": row.deliveries if row else 0}
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app_context
+def check_orders_at_risk() -> dict[str, Any]:
+    """Re-judge every open order's promise (webhooks re-judge an order at once when it changes)."""
+    return risk_checking.check_all(utcnow())
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+@in_app_context
+def send_delay_notices_and_flow_triggers() -> dict[str, Any]:
+    """Shopper delay notices due in their shop's daytime, and Flow triggers not sent yet; each is claimed, so two
+    runs at once send each once."""
+    return {"notices": notices.send_due(utcnow()), "flow": flow.send_due(utcnow())}

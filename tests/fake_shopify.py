@@ -90,6 +90,7 @@ scalar DateTime
 scalar UnsignedInt64
 scalar CountryCode
 scalar CurrencyCode
+scalar JSON
 
 interface Node { id: ID! }
 
@@ -330,8 +331,58 @@ type QueryRoot {
   ): WebhookSubscriptionConnection!
 }
 
+input DiscountCustomerSelectionInput { all: Boolean }
+input DiscountItemsInput { all: Boolean }
+input DiscountAmountInput { amount: Float, appliesOnEachItem: Boolean }
+input DiscountCustomerGetsValueInput { percentage: Float, discountAmount: DiscountAmountInput }
+input DiscountCustomerGetsInput { value: DiscountCustomerGetsValueInput, items: DiscountItemsInput }
+
+input DiscountCodeBasicInput {
+  title: String
+  code: String
+  startsAt: DateTime
+  endsAt: DateTime
+  usageLimit: Int
+  appliesOncePerCustomer: Boolean
+  customerSelection: DiscountCustomerSelectionInput
+  customerGets: DiscountCustomerGetsInput
+}
+
+enum DiscountErrorCode { TAKEN INVALID BLANK }
+
+type DiscountUserError {
+  field: [String!]
+  message: String!
+  code: DiscountErrorCode
+}
+
+type DiscountCodeBasic {
+  title: String!
+  codes(first: Int): DiscountRedeemCodeConnection!
+  usageLimit: Int
+}
+
+type DiscountRedeemCode { code: String! }
+type DiscountRedeemCodeConnection { nodes: [DiscountRedeemCode!]! }
+
+type DiscountCodeNode implements Node {
+  id: ID!
+  codeDiscount: DiscountCodeBasic!
+}
+
+type DiscountCodeBasicCreatePayload {
+  codeDiscountNode: DiscountCodeNode
+  userErrors: [DiscountUserError!]!
+}
+
+type FlowTriggerReceivePayload {
+  userErrors: [UserError!]!
+}
+
 type Mutation {
   returnRequest(input: ReturnRequestInput!): ReturnRequestPayload
+  discountCodeBasicCreate(basicCodeDiscount: DiscountCodeBasicInput!): DiscountCodeBasicCreatePayload
+  flowTriggerReceive(handle: String, payload: JSON): FlowTriggerReceivePayload
   webhookSubscriptionCreate(
     topic: WebhookSubscriptionTopic!
     webhookSubscription: WebhookSubscriptionInput!
@@ -446,6 +497,11 @@ class FakeShopify:
         self.returns_requested: list[dict[str, Any]] = []
         self.return_request_user_errors: list[dict[str, Any]] = []
         self.return_request_delay: float = 0.0
+        # Discount codes created, by code: {"shop", "id", "input"}; Flow triggers received: {"shop", "handle",
+        # "payload"}. ``flow_trigger_handles`` are the trigger extensions the app has deployed (others are refused).
+        self.discount_codes: dict[str, dict[str, Any]] = {}
+        self.flow_triggers: list[dict[str, Any]] = []
+        self.flow_trigger_handles: set[str] = {"delivery-promise-at-risk", "unhappy-customer"}
         # The next GraphQL call(s) answer this HTTP status instead of executing;
         # ``fail_graphql_times`` calls in a row (shopify_app retries 429/502/503/504
         # twice, sleeping 1 s then 2 s between 5xx attempts).
@@ -1040,6 +1096,33 @@ class _Root:
         self.fake.returns_requested.append(input)
         return {"return": {"id": f"gid://shopify/Return/{number}", "status": "REQUESTED", "name": f"#R{number}"},
                 "userErrors": []}
+
+    def discountCodeBasicCreate(self, info: GraphQLResolveInfo, basicCodeDiscount: dict[str, Any]) -> Json:
+        code = str(basicCodeDiscount.get("code") or "")
+        error = None
+        if not code:
+            error = ("BLANK", "Code can't be blank")
+        elif code.upper() in {c.upper() for c in self.fake.discount_codes}:
+            error = ("TAKEN", "Code must be unique. Please try a different code.")
+        if error is not None:
+            return {"codeDiscountNode": None,
+                    "userErrors": [{"field": ["basicCodeDiscount", "code"], "message": error[1], "code": error[0]}]}
+        gid = f"gid://shopify/DiscountCodeNode/{next(self.fake._ids)}"
+        self.fake.discount_codes[code] = {"shop": self.shop_record.myshopify_domain, "id": gid,
+                                          "input": basicCodeDiscount}
+        return {"codeDiscountNode": {"id": gid, "codeDiscount": {
+            "title": basicCodeDiscount.get("title") or code, "usageLimit": basicCodeDiscount.get("usageLimit"),
+            "codes": {"nodes": [{"code": code}]}}}, "userErrors": []}
+
+    def flowTriggerReceive(self, info: GraphQLResolveInfo, handle: str | None = None,
+                           payload: Any = None) -> Json:
+        if handle not in self.fake.flow_trigger_handles:
+            return {"userErrors": [{"field": ["handle"], "message": f"Invalid handle '{handle}'."}]}
+        if not isinstance(payload, dict):
+            return {"userErrors": [{"field": ["payload"], "message": "Payload must be a JSON object."}]}
+        self.fake.flow_triggers.append({"shop": self.shop_record.myshopify_domain, "handle": handle,
+                                        "payload": payload})
+        return {"userErrors": []}
 
     def _subscriptions(self) -> list[WebhookSubscriptionRecord]:
         domain = self.shop_record.myshopify_domain

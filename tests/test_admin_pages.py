@@ -101,10 +101,10 @@ def test_outbox_is_in_the_menu_only_while_mail_is_kept(app: Flask, client: Flask
     assert client.get(embedded("/admin/outbox")).status_code == 404
 
 
-def test_at_risk_is_a_placeholder_outside_the_menu(client: FlaskClient, shop: str) -> None:
+def test_at_risk_is_in_the_menu_and_says_when_nothing_is_at_risk(client: FlaskClient, shop: str) -> None:
     html = text(client, "/admin/at-risk")
-    assert "Coming soon" in html
-    assert 'href="/admin/at-risk"' not in html
+    assert "No order is at risk of missing its promise right now." in html
+    assert 'href="/admin/at-risk"' in html
 
 
 def test_settings_page_shows_the_saved_settings_and_what_each_save_changed(client: FlaskClient, shop: str) -> None:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("CX_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
-PAGES = ["/admin", "/admin/settings", "/admin/scores", "/admin/responses", "/admin/outbox"]
+PAGES = ["/admin", "/admin/settings", "/admin/scores", "/admin/responses", "/admin/at-risk", "/admin/outbox"]
 WIDTHS = [1280, 390]
 # The figures of the scores page come from the scores feature; without it every figure is empty.
 SCORES_FEATURE = importlib.util.find_spec("cxplugin.scores") is not None
@@ -127,7 +127,7 @@ def test_navigation_keeps_the_embedded_session_from_page_to_page(shop: str, live
     with chromium_page() as page:
         page.goto(embedded(live_server, "/admin"))
         nav = page.locator(".fallback-nav")
-        assert nav.locator("a").all_inner_texts()[1:] == ["Scores", "Settings", "Responses", "Outbox"]
+        assert nav.locator("a").all_inner_texts()[1:] == ["Scores", "Settings", "Responses", "At risk", "Outbox"]
         nav.get_by_role("link", name="Settings").click()
         page.wait_for_url("**/admin/settings?**")
         assert page.locator("h1").inner_text() == "Settings"

@@ -16,6 +16,7 @@ from cxplugin.models.types import utcnow
 from cxplugin.promise import on_orders as order_promise
 from cxplugin.promise.answers import promise_answer
 from cxplugin.returns import records as returns
+from cxplugin.risk import listing as risk_listing
 from cxplugin.schemas.orders import OrderOut
 from cxplugin.schemas.storefront import PromiseQuery
 from cxplugin.scores import figures, rules
@@ -57,6 +58,7 @@ def order(shopify_order_id: int) -> dict[str, Any]:
         abort(404, description="No such order in this shop.")
     result: dict[str, Any] = OrderOut().dump(found)
     result["promise"] = order_promise.summary(current_shop(), found)
+    result["risk"] = risk_listing.order_risk(found)
     return result
 
 

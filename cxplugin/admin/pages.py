@@ -23,6 +23,7 @@ from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import OutboxMessage, Shop
 from cxplugin.promise import learning
+from cxplugin.risk import listing as risk_listing
 from cxplugin.shopify.auth import PATCH_ID_TOKEN_PATH, app_home_input, is_own_path, is_shop_domain, to_response
 from cxplugin.shopify.client import http_client, shopify_app
 from cxplugin.shops import settings as shop_settings
@@ -213,4 +214,6 @@ def mail_html(raw: str) -> str:
 
 @bp.get("/admin/at-risk")
 def at_risk() -> Response:
-    return embedded_page("admin/at_risk.html", lambda shop: {})
+    return embedded_page("admin/at_risk.html", lambda shop: {"orders": risk_listing.at_risk(shop),
+                                                             "detractors": risk_listing.detractors(shop),
+                                                             "marks": risk_listing.MARKS})

@@ -21,6 +21,8 @@ from cxplugin.extensions import db
 from cxplugin.models import Order, Shop, Survey, WebhookEvent
 from cxplugin.models.types import replayed_clock, utcnow
 from cxplugin.promise import learning
+from cxplugin.risk import checking as risk_checking
+from cxplugin.risk import notices
 from cxplugin.shops import settings as shop_settings
 from cxplugin.shops.lifecycle import add_shop, find_shop
 from cxplugin.surveys import links, sending
@@ -113,9 +115,14 @@ def _process_new_events() -> None:
 
 
 def _end_of_day(day: datetime) -> None:
-    """The worker's minute job through the day: send the surveys that came due (in the shop's daytime)."""
-    evening = day.replace(hour=18, minute=0, second=0, microsecond=0)
+    """The worker's periodic jobs through the day: judge open orders' risk, send the delay notices and surveys that
+    came due (in the shop's daytime)."""
+    evening = day.replace(hour=17, minute=0, second=0, microsecond=0)
     with replayed_clock(max(evening, day)):
+        shop = find_shop(DEMO_SHOP)
+        if shop is not None:
+            risk_checking.check_shop(shop.id, utcnow())
+        notices.send_due(utcnow())
         for survey_id in sending.due_survey_ids(utcnow()):
             sending.send(survey_id, utcnow())
 

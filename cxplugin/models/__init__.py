@@ -8,6 +8,7 @@ from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
 from cxplugin.models.promise_model import PromiseModel
 from cxplugin.models.returns import Return, ReturnRequest
+from cxplugin.models.risk import DelayNotice, FlowTrigger, OrderRisk, RiskChange
 from cxplugin.models.score import ScoreDay
 from cxplugin.models.settings_version import SettingsVersion
 from cxplugin.models.shop import Shop
@@ -18,14 +19,18 @@ __all__ = [
     "AlertChannel",
     "ChangeStamp",
     "DataRequest",
+    "DelayNotice",
     "EventStatus",
+    "FlowTrigger",
     "Order",
+    "OrderRisk",
     "OutboxMessage",
     "PastDelivery",
     "Product",
     "PromiseModel",
     "Return",
     "ReturnRequest",
+    "RiskChange",
     "ScoreDay",
     "SettingsVersion",
     "Shipment",

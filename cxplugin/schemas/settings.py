@@ -174,10 +174,27 @@ class ReturnsSection(_Strict):
     policy_url = fields.Url(load_default=None, allow_none=True, schemes={"https"})
 
 
+_RISK_KINDS = ("delivery_problem", "late", "carrier_eta_late", "likely_late", "stalled", "late_dispatch")
+
+
+class RiskSection(_Strict):
+    """Orders at risk: the thresholds of the rules and the shopper delay notice."""
+
+    stall_business_days = fields.Integer(required=True, validate=validate.Range(1, 30))
+    likely_late_below = fields.Float(required=True, validate=validate.Range(0.01, 0.99))
+    # Which risk kinds send the shopper a delay notice.
+    notices = fields.Dict(keys=fields.String(validate=validate.OneOf(_RISK_KINDS)), values=fields.Boolean(),
+                          required=True)
+    apology = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    # A single-use discount code for the order in the notice: percent off, or none.
+    discount_percent = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 100))
+
+
 class SettingsSchema(_Strict):
     promise = fields.Nested(PromiseSection, required=True)
     surveys = fields.Nested(SurveySection, required=True)
     returns = fields.Nested(ReturnsSection, required=True)
+    risk = fields.Nested(RiskSection, required=True)
 
 
 def defaults(country: str | None) -> dict[str, Any]:
@@ -237,6 +254,14 @@ def defaults(country: str | None) -> dict[str, Any]:
             "restocking_fee_percent": 0,
             "instructions": {},
             "policy_url": None,
+        },
+        "risk": {
+            "stall_business_days": 3,
+            "likely_late_below": 0.5,
+            "notices": {"delivery_problem": True, "late": True, "carrier_eta_late": True, "likely_late": True,
+                        "stalled": False, "late_dispatch": True},
+            "apology": None,
+            "discount_percent": None,
         },
     }
 

@@ -13,7 +13,7 @@ MIN_COUNT = 5
 RETURN_DAYS = 90
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_YEARS = 5
-FOLLOW_UP_MARKS = ("open", "contacted", "resolved")
+FOLLOW_UP_MARKS = ("open", "contacted", "resolved", "ignored")
 
 
 def bucket(days_late: int) -> str:

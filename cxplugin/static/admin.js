@@ -80,7 +80,8 @@
     var select = e.target;
     if (!select.matches('select[data-mark]')) return;
     var status = select.parentNode.querySelector('.mark-status'), before = select.dataset.was || 'open';
-    api('/api/admin/responses/' + encodeURIComponent(select.dataset.mark) + '/mark',
+    // A mark says where it is saved (data-mark-url: orders at risk, detractors); else it is a response's.
+    api(select.dataset.markUrl || '/api/admin/responses/' + encodeURIComponent(select.dataset.mark) + '/mark',
         { method: 'PUT', json: { mark: select.value } }).then(function (r) {
       if (!r.ok) throw new Error('Not saved (' + r.status + ')');
       select.dataset.was = select.value;

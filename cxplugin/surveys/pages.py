@@ -28,6 +28,15 @@ def _render(survey: Survey | None, state: str, status: int = 200, **extra: Any) 
     shop = db.session.get(Shop, survey.shop_id) if survey else None
     locale = sending.survey_locale(shop, survey.order) if shop and survey else i18n.negotiate(
         request.accept_languages.best)
+    # The survey and thank-you pages tell the order's return deadline (or that it is final sale).
+    returns_line = return_deadline.deadline_line(shop, survey.order, utcnow(), locale) \
+        if shop and survey and state in ("answer", "thanks") else ""
+    return render_page(shop, locale, state, status, returns_line=returns_line, **extra)
+
+
+def render_page(shop: Shop | None, locale: str, state: str, status: int = 200, *, returns_line: str = "",
+                **extra: Any) -> Page:
+    """The standalone shopper page (survey, unsubscribe, delay-notice unsubscribe) in ``locale`` for ``shop``."""
     settings = shop_settings.current(shop)["surveys"] if shop else {"brand_color": "#1a73e8"}
     shop_name = (shop.name or shop.domain) if shop else ""
 
@@ -39,9 +48,6 @@ def _render(survey: Survey | None, state: str, status: int = 200, **extra: Any) 
 
     # The page's one style block and one script run by this nonce; nothing else on it may run or load.
     nonce = secrets.token_urlsafe(16)
-    # The thank-you page tells the order's return deadline (or that it is final sale).
-    returns_line = return_deadline.deadline_line(shop, survey.order, utcnow(), locale) \
-        if shop and survey and state in ("answer", "thanks") else ""
     html = render_template("survey/page.html", t=t, ts=ts, locale=locale, dir=i18n.direction(locale),
                            shop_name=shop_name, brand_color=settings["brand_color"], state=state, nonce=nonce,
                            returns_line=returns_line, **extra)

@@ -17,6 +17,7 @@ from cxplugin.models.types import utcnow
 from cxplugin.promise import on_orders as order_promise
 from cxplugin.promise import product_tags as products
 from cxplugin.returns import records as returns
+from cxplugin.risk import checking as risk_checking
 from cxplugin.schemas import webhooks as s
 from cxplugin.scores import facts as delivery_facts
 from cxplugin.shops import lifecycle as shops
@@ -53,13 +54,14 @@ class Topic:
 
 
 def _order_changed(shop: Shop, order: Order, event: WebhookEvent) -> None:
-    """What follows from any change to an order: its promise, its delivery facts, its survey, and the event's
-    subject."""
+    """What follows from any change to an order: its promise, its delivery facts, its waiting returns, its survey,
+    its risk state, and the event's subject."""
     db.session.flush()
     order_promise.attach(shop, order)
     delivery_facts.refresh(shop, order)
     returns.link_waiting_returns(shop, order)
     scheduling.plan(shop, order, utcnow())
+    risk_checking.check(shop, order, utcnow())
     event.order_id, event.customer_id = order.shopify_id, order.customer_id
 
 
