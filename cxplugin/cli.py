@@ -117,7 +117,8 @@ class GracefulConsumer(Consumer):  # type: ignore[misc]  # huey ships no types
 
 
 @cx.command("demo")
-def demo() -> None:
+@click.option("--orders", default=280, show_default=True, help="How many orders the ninety days hold.")
+def demo(orders: int) -> None:
     """Seed the demo shop with ninety days of activity, played through the app's own paths (idempotent)."""
     import time
 
@@ -125,7 +126,7 @@ def demo() -> None:
 
     started = time.monotonic()
     click.echo("Seeding the demo shop: ninety days of orders, deliveries, surveys and returns…")
-    shop = seed(progress=click.echo)
+    shop = seed(progress=click.echo, orders=orders)
     click.echo(f"Demo shop {shop.domain} is ready ({time.monotonic() - started:.0f} s).")
 
 
