@@ -280,3 +280,30 @@ def test_the_settings_page_compares_the_learned_promise_and_switches_to_it_in_on
 
         promise = shop_settings.current(db.session.query(Shop).filter_by(domain=SHOP).one())["promise"]
         assert (promise["mode"], promise["target_on_time"]) == ("learned", 0.9)
+
+
+def test_returns_and_at_risk_settings_round_trip_from_the_settings_page(app: Flask, shop: str,
+                                                                        live_server: str) -> None:
+    with chromium_page() as page:
+        watched = Watched(page, app)
+        page.goto(embedded(live_server, "/admin/settings"))
+        page.get_by_label("Days to return").fill("14")
+        page.get_by_label("Charge for returns").check()
+        page.get_by_label("Amount").fill("4.95")
+        page.get_by_label("Currency").fill("EUR")
+        page.get_by_label("the parcel has had no scan for a while").check()
+        page.get_by_label("Call a parcel likely late when its chance to arrive on time falls below (%)").fill("40")
+        page.locator("[data-fallback-save-bar]").get_by_role("button", name="Save").click()
+        page.get_by_text("Settings saved.").wait_for()
+        page.goto(embedded(live_server, "/admin/settings"))
+        assert page.get_by_label("Days to return").input_value() == "14"
+        assert page.get_by_label("Amount").input_value() == "4.95"
+        assert watched.errors == []
+    with app.app_context():
+        from cxplugin.extensions import db
+        from cxplugin.models import Shop
+        from cxplugin.shops import settings as shop_settings
+
+        saved = shop_settings.current(db.session.query(Shop).filter_by(domain=SHOP).one())
+    assert saved["returns"]["window_days"] == 14 and saved["returns"]["fee"] == {"amount": "4.95", "currency": "EUR"}
+    assert saved["risk"]["notices"]["stalled"] is True and saved["risk"]["likely_late_below"] == 0.4
