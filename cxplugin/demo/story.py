@@ -113,10 +113,12 @@ def story(now: datetime, orders: int = 280, days: int = 90, seed: int = 11) -> S
         late_kind = rng.random()
         transit = typical * rng.uniform(0.8, 1.25)
         delay = 0.0
-        if late_kind < 0.06:
-            delay = rng.uniform(2.5, 6)  # lost in a depot for a while
-        elif late_kind < 0.15:
-            delay = rng.uniform(1, 2.2)
+        if late_kind < 0.07:
+            delay = rng.uniform(3, 6)  # lost in a depot for a while
+        elif late_kind < 0.13:
+            delay = rng.uniform(1.6, 3)
+        elif late_kind < 0.2:
+            delay = rng.uniform(0.6, 1.6)
         transit += delay
         delivered = shipped + timedelta(days=transit)
         if delivered.weekday() == 6:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import jwt
@@ -87,8 +88,11 @@ def admin_page() -> Response:
     target = request.args.get("to", "/admin")
     if target not in ADMIN_PAGES:
         abort(404)
-    query = urlencode({"shop": DEMO_SHOP, "embedded": "1", "id_token": session_token(DEMO_SHOP)})
-    return redirect(f"{target}?{query}")  # type: ignore[return-value]
+    params = {"shop": DEMO_SHOP, "embedded": "1", "id_token": session_token(DEMO_SHOP)}
+    if target == "/admin/scores":
+        # The demo holds ninety days: show them all (the page's own default is the last thirty).
+        params["from"] = (utcnow() - timedelta(days=89)).date().isoformat()
+    return redirect(f"{target}?{urlencode(params)}")  # type: ignore[return-value]
 
 
 @bp.get("/demo/storefront")
