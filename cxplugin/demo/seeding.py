@@ -82,6 +82,8 @@ def seed(progress: Progress | None = None, orders: int = 280) -> Shop:
     say(f"  {len(told.steps)} events played: {told.orders} orders over 90 days.")
     model = learning.rebuild(shop, now)
     say(f"  learned the promise from {model.deliveries} deliveries ({len(model.routes)} routes).")
+    risky = risk_checking.check_shop(shop.id, now)  # with the learned transit, as the worker will every 15 min
+    say(f"  judged the risk of {risky['checked']} open orders.")
     return shop
 
 

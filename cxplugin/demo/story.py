@@ -119,6 +119,8 @@ def story(now: datetime, orders: int = 280, days: int = 90, seed: int = 11) -> S
             delay = rng.uniform(1.6, 3)
         elif late_kind < 0.2:
             delay = rng.uniform(0.6, 1.6)
+        if now - placed < timedelta(days=12) and rng.random() < 0.12:
+            delay = rng.uniform(6, 10)  # stuck right now: the orders at risk the merchant should see today
         transit += delay
         delivered = shipped + timedelta(days=transit)
         if delivered.weekday() == 6:
@@ -175,8 +177,8 @@ def _answer(rng: random.Random, at: datetime, order_id: int, locale: str, latene
         csat = rng.choices([5, 4, 3, 2, 1], [8, 15, 25, 27, 25])[0]
     nps = max(0, min(10, 2 * csat + rng.choice([-1, 0, 0, 1]) - (1 if csat < 3 else 0)))
     comment = None
-    if rng.random() < 0.45:
-        mood = "late" if csat <= 3 and lateness > 0 else "happy"
+    mood = "happy" if csat >= 4 else "late" if lateness > 0 else None
+    if mood and rng.random() < 0.45:
         comment = rng.choice(COMMENTS.get(locale, COMMENTS["en"])[mood])
     return Step(at, "answer", order_id=order_id, csat=csat, nps=nps, comment=comment)
 
