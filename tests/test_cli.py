@@ -29,12 +29,16 @@ def test_shops_add_refuses_an_unknown_time_zone(app: Flask, runner: FlaskCliRunn
 
 
 def test_demo_seeds_a_shop_with_orders_and_is_idempotent(app: Flask, runner: FlaskCliRunner) -> None:
-    assert runner.invoke(args=["cx", "demo"]).exit_code == 0
-    assert runner.invoke(args=["cx", "demo"]).exit_code == 0
+    first = runner.invoke(args=["cx", "demo", "--orders", "10"])
+    assert first.exit_code == 0 and "10 orders over 90 days" in first.output
     with app.app_context():
         shop = db.session.scalars(sa.select(Shop)).one()
         assert shop.domain == "cx-demo.myshopify.com"
         from cxplugin.admin.overview import overview
 
-        figures = overview(shop)
-        assert (figures.orders, figures.shipments, figures.delivered) == (5, 4, 2)
+        before = overview(shop)
+    again = runner.invoke(args=["cx", "demo", "--orders", "10"])
+    assert again.exit_code == 0 and "already seeded" in again.output
+    with app.app_context():
+        assert overview(db.session.scalars(sa.select(Shop)).one()) == before
+    assert before.orders == 10 and before.delivered > 0
