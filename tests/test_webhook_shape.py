@@ -275,7 +275,8 @@ def derived_payloads(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         if how == "delete":
             payload.pop(key, None)
         elif how == "replace":
-            payload[key] = draw(_CORRUPT_VALUES)
+            # A copy: the values are shared constants, and a later step may change inside the one put here.
+            payload[key] = copy.deepcopy(draw(_CORRUPT_VALUES))
         else:  # one level down: a key of the object, or of an item of the list, this field holds
             holder = payload.get(key)
             if isinstance(holder, list) and holder:
@@ -285,7 +286,7 @@ def derived_payloads(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
                 if draw(st.booleans()):
                     del holder[inner]
                 else:
-                    holder[inner] = draw(_CORRUPT_VALUES)
+                    holder[inner] = copy.deepcopy(draw(_CORRUPT_VALUES))
     return topic, payload
 
 
