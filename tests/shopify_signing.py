@@ -1,10 +1,8 @@
-"""Sign requests exactly as Shopify does, so tests speak to the app as Shopify would."""
+"""Sign requests exactly as Shopify does, so tests speak to the app as Shopify would (the HMACs are the app's own
+signing functions, cxplugin/shopify/signatures.py, which tests/test_signatures.py holds to shopifyapp)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -13,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+
+from cxplugin.shopify import signatures
 
 API_KEY = "test-api-key"
 SECRET = "test-api-secret-for-hs256-signing-0001"  # ≥ 32 bytes, as HS256 wants
@@ -27,7 +27,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 def webhook_hmac(body: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return signatures.webhook_hmac(body, secret)
 
 
 def webhook_headers(topic: str, body: bytes, *, shop: str = SHOP, event_id: str | None = None,
@@ -62,14 +62,12 @@ def session_token(shop: str = SHOP, *, aud: str = API_KEY, secret: str = SECRET,
 def proxy_query(params: dict[str, str | list[str]], *, shop: str = SHOP, secret: str = SECRET,
                 timestamp: int | None = None) -> str:
     """The query string Shopify's app proxy forwards: the shopper's parameters plus shop, path_prefix,
-    timestamp and logged_in_customer_id, signed with hex HMAC-SHA256 over the sorted ``key=value``
-    pairs joined with nothing (multiple values of one key joined with commas)."""
+    timestamp and logged_in_customer_id, signed as Shopify signs it (``signatures.proxy_signature``)."""
     from urllib.parse import urlencode
 
     signed: dict[str, str | list[str]] = {
         **params, "shop": shop, "path_prefix": "/apps/cx", "logged_in_customer_id": "",
         "timestamp": str(int(time.time()) if timestamp is None else timestamp),
     }
-    message = "".join(sorted(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in signed.items()))
-    signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-    return urlencode({**signed, "signature": signature}, doseq=True)
+    pairs = [(k, value) for k, v in signed.items() for value in (v if isinstance(v, list) else [v])]
+    return urlencode({**signed, "signature": signatures.proxy_signature(pairs, secret)}, doseq=True)

@@ -36,12 +36,12 @@ from cxplugin.demo.storefront import (  # noqa: F401  (re-exported for the block
     liquid_environment,
     locale_strings,
     lookup,
-    proxy_signature,
     render_block,
     sample_cart,
     sample_product,
     signed_proxy_query,
 )
+from cxplugin.shopify.signatures import proxy_signature  # noqa: F401  (re-exported for the block tests)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

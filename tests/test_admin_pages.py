@@ -15,7 +15,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from cxplugin.admin import figures_source
 from cxplugin.admin.charts import Bar, Series, bar_chart, line_chart, scores_charts
-from cxplugin.admin.figures_source import PUNCTUALITY_BUCKETS, empty_scores, punctuality_bucket
+from cxplugin.admin.figures_source import PUNCTUALITY_BUCKETS, empty_scores
 from cxplugin.admin.history import changed_settings
 from cxplugin.extensions import db
 from cxplugin.models import OutboxMessage
@@ -175,14 +175,6 @@ def test_the_empty_figures_have_the_contracts_shape_and_every_chart_renders() ->
     assert [row["bucket"] for row in figures["by_punctuality"]] == list(PUNCTUALITY_BUCKETS)
     assert figures["csat"]["rate"] is None and figures["nps"]["score"] is None
     assert set(scores_charts(figures)) == {"csat_distribution", "by_punctuality", "repeat_purchase", "weekly"}
-
-
-@pytest.mark.parametrize(("kept", "days_late", "bucket"), [
-    (True, 0, "on_time"), (False, 1, "1_day_late"), (False, 3, "2_3_days_late"), (False, 4, "4_plus_days_late"),
-    (None, None, None),
-])
-def test_punctuality_buckets(kept: bool | None, days_late: int | None, bucket: str | None) -> None:
-    assert punctuality_bucket(kept, days_late) == bucket
 
 
 def test_history_names_each_changed_setting_and_a_list_as_one() -> None:

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from cxplugin.extensions import db
 from cxplugin.models import ScoreDay, Shop, Survey
-from cxplugin.scores import rollup
+from cxplugin.scores import rollup, rules
 from cxplugin.shops import lifecycle
 from tests import scores_history as h
 from tests.conftest import Send
@@ -102,6 +102,13 @@ def test_a_customer_who_came_back_only_after_an_on_time_delivery(app: Flask, cli
     got = get(client, "/api/admin/scores", **RANGE).get_json()["repeat_purchase"]
     assert (got["on_time"]["customers"], got["on_time"]["returned"]) == (1, 1)
     assert (got["late"]["customers"], got["late"]["returned"]) == (1, 0)
+
+
+@pytest.mark.parametrize(("days_late", "bucket"), [
+    (0, "on_time"), (1, "1_day_late"), (2, "2_3_days_late"), (3, "2_3_days_late"), (4, "4_plus_days_late"),
+])
+def test_a_delivery_falls_in_the_bucket_of_its_days_late(days_late: int, bucket: str) -> None:
+    assert rules.bucket(days_late) == bucket
 
 
 def test_the_default_range_is_the_last_30_days_in_the_shops_time_zone(client: FlaskClient, shop: str) -> None:

@@ -115,10 +115,9 @@ def ours_proxy(url: str, old: str | None, now: float) -> str | None:
 
 
 def shopify_proxy_signature(pairs: list[tuple[str, list[str]]], secret: str) -> str:
-    """Sign as Shopify does (tests/shopify_signing.py::proxy_query): sorted ``key=value`` strings, joined with
-    nothing, several values of one key joined with commas; hex HMAC-SHA256."""
-    message = "".join(sorted(f"{key}={','.join(values)}" for key, values in pairs))
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    """Sign as Shopify does (``signatures.proxy_signature``): sorted ``key=value`` strings, joined with nothing,
+    several values of one key joined with commas; hex HMAC-SHA256."""
+    return signatures.proxy_signature([(key, value) for key, values in pairs for value in values], secret)
 
 
 # --- Webhooks: examples ------------------------------------------------------------------------------------------

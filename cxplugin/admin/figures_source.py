@@ -50,12 +50,3 @@ def empty_scores(date_from: date, date_to: date) -> dict[str, Any]:
 def responses_for(shop: Shop, filters: ResponseFilters, page: int) -> dict[str, Any]:
     """One page of answers, newest first, as ``GET /api/admin/responses`` gives them."""
     return answers.page(shop, dataclasses.replace(filters, page=page, per_page=RESPONSES_PER_PAGE))
-
-
-def punctuality_bucket(kept: bool | None, days_late: int | None) -> str | None:
-    """The contract's punctuality bucket of a delivered order with a promise; None otherwise."""
-    if kept is None or days_late is None:
-        return None
-    if kept:
-        return "on_time"
-    return "1_day_late" if days_late == 1 else "2_3_days_late" if days_late <= 3 else "4_plus_days_late"

@@ -5,12 +5,10 @@ there Shopify renders the blocks and signs the proxy requests.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
@@ -19,6 +17,8 @@ from liquid import Environment, FileSystemLoader, StrictDefaultUndefined, Tag
 from liquid.ast import Node
 from liquid.exceptions import LiquidSyntaxError
 from liquid.token import TOKEN_EOF, TOKEN_TAG
+
+from cxplugin.shopify.signatures import proxy_signature
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -131,17 +131,6 @@ def sample_cart(product_ids: Sequence[int] = (7001, 7002, 7001), attributes: Map
                 ) -> dict[str, Any]:
     items = [{"product_id": pid, "variant_id": pid * 10, "quantity": 1} for pid in product_ids]
     return {"item_count": len(items), "items": items, "attributes": dict(attributes or {})}
-
-
-def proxy_signature(params: Iterable[tuple[str, str]], secret: str) -> str:
-    """Shopify's app-proxy signature: hex HMAC-SHA256 over the sorted ``key=value`` pairs, concatenated
-    without separators, the values of a repeated key joined with commas; ``signature`` itself left out."""
-    grouped: dict[str, list[str]] = {}
-    for key, value in params:
-        if key != "signature":
-            grouped.setdefault(key, []).append(value)
-    message = "".join(sorted(f"{key}={','.join(values)}" for key, values in grouped.items()))
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def signed_proxy_query(query: str, secret: str, *, shop: str, timestamp: int | None = None,

@@ -12,6 +12,7 @@ from cxplugin.extensions import db
 from cxplugin.models import DelayNotice, Order, OrderRisk, Shop, Survey
 from cxplugin.promise import on_orders
 from cxplugin.risk import rules
+from cxplugin.shopify import admin_links
 
 MARKS = ("contacted", "resolved", "ignored")
 MIN_ANSWERS = 5  # below this a rate says nothing (as on the scores page)
@@ -25,10 +26,6 @@ ACTIONS = {
     "stalled": ["Contact the carrier: no scan for days"],
     "late_dispatch": ["Hand the order to the carrier today", "Tell the shopper the new date"],
 }
-
-
-def admin_order_url(shop: Shop, order: Order) -> str:
-    return f"https://admin.shopify.com/store/{shop.handle}/orders/{order.shopify_id}"
 
 
 def _story(shop: Shop, order: Order) -> dict[str, Any]:
@@ -60,7 +57,8 @@ def at_risk(shop: Shop, limit: int = 500) -> list[dict[str, Any]]:
         Order.cancelled_at.is_(None)).order_by(OrderRisk.since).limit(limit)).all()
     notices = _notices([order.id for _, order in rows])
     return [{
-        "order_id": order.shopify_id, "order_name": order.name, "admin_url": admin_order_url(shop, order),
+        "order_id": order.shopify_id, "order_name": order.name,
+        "admin_url": admin_links.order_url(shop, order.shopify_id),
         "kind": risk.state, "reason": risk.reason, "since": risk.since.isoformat(),
         "promised_latest": order.promise_latest.isoformat() if order.promise_latest else None,
         "new_expected": risk.new_expected.isoformat() if risk.new_expected else None,
@@ -80,7 +78,7 @@ def detractors(shop: Shop, limit: int = 200) -> list[dict[str, Any]]:
         .order_by(Survey.answered_at.desc()).limit(limit)).all()
     return [{
         "answer_id": survey.id, "order_id": order.shopify_id, "order_name": order.name,
-        "admin_url": admin_order_url(shop, order), "csat": survey.csat, "nps": survey.nps,
+        "admin_url": admin_links.order_url(shop, order.shopify_id), "csat": survey.csat, "nps": survey.nps,
         "comment": survey.comment, "answered_at": survey.answered_at.isoformat() if survey.answered_at else None,
         # One follow-up mark per answer, the same the responses page sets ("open" reads as no mark here).
         "delivery": _story(shop, order), "mark": None if survey.follow_up == "open" else survey.follow_up,

@@ -14,6 +14,7 @@ from cxplugin.extensions import db
 from cxplugin.models import Order, Shop, Survey
 from cxplugin.scores import rules
 from cxplugin.scores.answered import answered_condition
+from cxplugin.shopify import admin_links
 
 QUESTIONS = ("csat", "nps")
 DEFAULT_PER_PAGE = 50
@@ -95,10 +96,6 @@ def sent_between(shop: Shop, period: rules.DateRange) -> list[sa.ColumnElement[b
     return [Survey.sent_at >= start, Survey.sent_at < end]
 
 
-def admin_order_url(shop: Shop, shopify_order_id: int) -> str:
-    return f"https://admin.shopify.com/store/{shop.handle}/orders/{shopify_order_id}"
-
-
 def response_rows(shop: Shop, conditions: list[sa.ColumnElement[bool]], *, limit: int,
                   offset: int = 0) -> list[dict[str, Any]]:
     """Answered surveys of the shop matching ``conditions``, newest answer first, with their order (one query)."""
@@ -117,7 +114,7 @@ def _row(shop: Shop, survey: Survey, order: Order) -> dict[str, Any]:
         "answered_at": survey.answered_at.isoformat() if survey.answered_at else None,
         "punctuality": order.punctuality, "days_late": order.days_late,
         "mark": survey.follow_up, "mark_at": survey.follow_up_at.isoformat() if survey.follow_up_at else None,
-        "order_url": admin_order_url(shop, order.shopify_id),
+        "order_url": admin_links.order_url(shop, order.shopify_id),
     }
 
 

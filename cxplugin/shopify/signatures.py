@@ -1,4 +1,5 @@
-"""Shopify's signatures on the two hot paths — webhooks and app proxy requests — checked in place.
+"""Shopify's signatures on the two hot paths — webhooks and app proxy requests — checked in place, and made
+as Shopify makes them (for the demo and the tests, which speak to the app as Shopify would).
 
 The checks are the ones ``shopifyapp``'s ``verify_webhook_req`` and ``verify_app_proxy_req`` make
 (header names, secret rotation, the 90 s proxy window, constant-time comparison). Those functions
@@ -47,6 +48,33 @@ def _hmac_sha256(secret: bytes, message: bytes) -> bytes:
     return mac.digest()
 
 
+def webhook_hmac(body: bytes, secret: str) -> str:
+    """The HMAC Shopify sends with a webhook: base64 HMAC-SHA256 of the raw body bytes."""
+    return base64.b64encode(_hmac_sha256(secret.encode(), body)).decode()
+
+
+def _signed_pair(key: str, values: Sequence[str]) -> str:
+    return f"{key}={','.join(values)}"
+
+
+def _hex_hmac(secret: str, message: str) -> str:
+    return _hmac_sha256(secret.encode(), message.encode()).hex()
+
+
+def proxy_signature(params: Iterable[tuple[str, str]], secret: str) -> str:
+    """The signature Shopify's app proxy adds to a query (``params``: its key/value pairs, ``signature`` left out).
+
+    Shopify's documented algorithm: hex HMAC-SHA256 over the ``key=value`` strings (several values of a key
+    joined with commas), sorted and concatenated without separators. ``proxy_shop`` orders by key instead, as
+    shopifyapp does; the two differ only when a key prefixes another before a character below "=".
+    """
+    grouped: dict[str, list[str]] = {}
+    for key, value in params:
+        if key != "signature":
+            grouped.setdefault(key, []).append(value)
+    return _hex_hmac(secret, "".join(sorted(_signed_pair(key, values) for key, values in grouped.items())))
+
+
 def webhook_shop(body: bytes, headers: Headers, secrets: Sequence[str]) -> str | None:
     """The shop named by a webhook whose body carries a valid HMAC under one of ``secrets``; else None.
 
@@ -56,8 +84,7 @@ def webhook_shop(body: bytes, headers: Headers, secrets: Sequence[str]) -> str |
     if not received:
         return None
     for secret in secrets:
-        expected = base64.b64encode(_hmac_sha256(secret.encode(), body))
-        if hmac.compare_digest(received, expected):
+        if hmac.compare_digest(received, webhook_hmac(body, secret).encode()):
             return _first(headers, WEBHOOK_SHOP_HEADERS).replace(".myshopify.com", "") or None
     return None
 
@@ -87,10 +114,9 @@ def proxy_shop(params: Iterable[tuple[str, list[str]]], secrets: Sequence[str], 
             return None
     except ValueError:
         return None
-    message = "".join(f"{key}={','.join(values)}" for key, values in sorted(signed.items())).encode()
+    message = "".join(_signed_pair(key, values) for key, values in sorted(signed.items()))
     received_bytes = received.encode("utf-8", "replace")
     for secret in secrets:
-        expected = _hmac_sha256(secret.encode(), message).hex().encode()
-        if hmac.compare_digest(received_bytes, expected):
+        if hmac.compare_digest(received_bytes, _hex_hmac(secret, message).encode()):
             return (shop_values[0] if shop_values else "").replace(".myshopify.com", "") or None
     return None

@@ -24,6 +24,7 @@ from cxplugin import i18n, mail, outbound
 from cxplugin.extensions import db
 from cxplugin.logs import log, logger
 from cxplugin.models import AlertChannel, Shop, Survey
+from cxplugin.shopify import admin_links
 from cxplugin.shops import settings as shop_settings
 from cxplugin.surveys.rules import (
     is_detractor,
@@ -190,7 +191,7 @@ def _t(key: str, **values: Any) -> str:
 
 
 def _admin_url(shop: Shop) -> str:
-    return f"https://admin.shopify.com/store/{shop.handle}/apps/{current_app.config['SHOPIFY_API_KEY']}"
+    return admin_links.app_url(shop, current_app.config["SHOPIFY_API_KEY"])
 
 
 def _message(shop: Shop, recipient: str, subject: str, message_id: str, template: str,
