@@ -11,17 +11,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from cxplugin.extensions import db
 from cxplugin.models import HistoryBackfill, PastDelivery, PromiseModel
 from cxplugin.promise import bulk_history
 from tests.conftest import Send
 from tests.fake_shopify import FakeShopify
-from tests.shopify_signing import SHOP
+from tests.shopify_signing import SHOP, session_token
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OTHER_SHOP = "other-shop.myshopify.com"
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {session_token()}"}
 
 
 def iso(moment: datetime) -> str:
@@ -169,7 +173,7 @@ def test_a_second_start_while_one_runs_asks_shopify_nothing(
 # ---- what goes wrong -----------------------------------------------------------------------------------------
 
 def test_a_failed_operation_is_recorded_and_imports_nothing(
-        app: Flask, shopify: FakeShopify, runner: FlaskCliRunner, send_webhook: Send,
+        app: Flask, client: FlaskClient, shopify: FakeShopify, runner: FlaskCliRunner, send_webhook: Send,
         drain: Callable[[], int]) -> None:
     for n in range(1, 6):
         shopify.add_order(SHOP, order(n))
@@ -184,6 +188,8 @@ def test_a_failed_operation_is_recorded_and_imports_nothing(
     assert code == 1
     assert "failed (internal_server_error); nothing was imported" in output
     assert f"cx history backfill --shop {SHOP}" in output
+    shown = client.get("/api/admin/promise/learned", headers=auth()).get_json()["history_backfill"]
+    assert (shown["status"], shown["error"], shown["counts"]) == ("failed", "internal_server_error", {})
 
 
 def test_shopify_refusing_to_start_is_recorded_as_a_failure(
