@@ -141,10 +141,13 @@ def _read_order(order: dict[str, Any], events: dict[str, list[dict[str, Any]]]) 
     address = order.get("shippingAddress") or {}
     country = str(address.get("countryCodeV2") or "").strip().upper()
     parcels: list[tuple[datetime, datetime, dict[str, Any]]] = []
-    for fulfillment in order.get("fulfillments") or []:
+    fulfillments = order.get("fulfillments") or []
+    # Events name their fulfilment; should they name the order instead, they can only be its sole parcel's.
+    orphans = events.get(order["id"], []) if len(fulfillments) == 1 else []
+    for fulfillment in fulfillments:
         if fulfillment.get("status") in _DEAD:
             continue
-        delivered = _delivered(fulfillment, events.get(fulfillment["id"], []))
+        delivered = _delivered(fulfillment, events.get(fulfillment["id"], []) + orphans)
         if delivered is not None:
             parcels.append((delivered, _moment(fulfillment["createdAt"]), fulfillment))
     if not parcels:
