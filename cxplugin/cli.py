@@ -155,6 +155,30 @@ def history_import(file: TextIO, domain: str) -> None:
     click.echo(f"Imported {len(parsed.rows)} deliveries.")
 
 
+@history_cli.command("backfill")
+@click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
+@click.option("--status", "status_only", is_flag=True, help="Only say what became of the last one.")
+def history_backfill(domain: str, status_only: bool) -> None:
+    """Read the shop's last 12 months of fulfilled orders from Shopify (a bulk operation) and learn from them.
+
+    Shopify tells the app when the operation is done and the worker imports it; run this again to see how it
+    went (a finished operation whose notice never came is imported then)."""
+    from cxplugin.models.types import utcnow
+    from cxplugin.promise import backfill
+
+    shop = _installed_shop(domain)
+    if not shop.is_installed:
+        raise click.BadParameter(f"{shop.domain} is not installed", param_hint="--shop")
+    row = backfill.latest(shop)
+    if row is not None and row.status in backfill.UNDER_WAY and row.operation_id is not None:
+        row = backfill.import_finished(row.id, utcnow())
+    elif not status_only:
+        row = backfill.start(shop.id, utcnow())
+    click.echo(backfill.describe(row, shop.domain))
+    if row is not None and row.status == "failed":
+        raise SystemExit(1)
+
+
 @promise_cli.command("backtest")
 @click.option("--shop", "domain", required=True, help="The shop's myshopify domain.")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Judge orders placed on or after.")

@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 # Pinned Admin API version: webhooks and GraphQL calls speak this version.
 SHOPIFY_API_VERSION = "2026-10"
 
-# Scopes the app asks for (kept in step with shopify.app.toml).
-SHOPIFY_SCOPES = "read_orders,read_fulfillments,read_products,read_customers,read_locales,read_returns,write_returns"
+# Scopes the app asks for (kept in step with shopify.app.toml). read_all_orders: the history backfill reads
+# 12 months of orders, and without it Shopify shows an app only the last 60 days.
+SHOPIFY_SCOPES = ("read_orders,read_all_orders,read_fulfillments,read_products,read_customers,read_locales,"
+                  "read_returns,write_returns")
 
 
 def _flag(value: str | None) -> bool:

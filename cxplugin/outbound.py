@@ -1,4 +1,5 @@
-"""HTTP to addresses a merchant typed (the alert webhook): to the public internet only.
+"""HTTP to addresses from outside (the alert webhook a merchant typed, a file Shopify links to): to the public
+internet only.
 
 It must never reach the app's own network: it refuses loopback, private, link-local, multicast, reserved
 and unspecified addresses (IPv4 and IPv6, also an IPv4 address inside an IPv6 one), connects to the very
@@ -13,8 +14,9 @@ import json
 import os
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import urllib3
@@ -125,23 +127,52 @@ def post_json(url: str, payload: Any, *, timeout: float, rules: Policy) -> int:
     Raises Refused (nothing sent) or DeliveryFailed (a network error, or any status other than 2xx:
     a redirect is an answer we do not follow, so it fails too).
     """
+    return _request("POST", url, timeout=timeout, rules=rules, body=json.dumps(payload).encode(),
+                    content_type="application/json")
+
+
+def download(url: str, sink: IO[bytes], *, timeout: float, rules: Policy, max_bytes: int) -> int:
+    """GET ``url`` (a checked public address) and copy its body into ``sink``; the number of bytes copied.
+
+    Same refusals and failures as :func:`post_json`; a body longer than ``max_bytes`` fails too."""
+    copied = [0]
+
+    def copy(response: urllib3.BaseHTTPResponse) -> None:
+        for chunk in response.stream(64 * 1024):
+            copied[0] += len(chunk)
+            if copied[0] > max_bytes:
+                raise DeliveryFailed(f"The file at {urlsplit(url).hostname} is larger than {max_bytes} bytes.")
+            sink.write(chunk)
+
+    _request("GET", url, timeout=timeout, rules=rules, read=copy)
+    return copied[0]
+
+
+def _request(method: str, url: str, *, timeout: float, rules: Policy, body: bytes | None = None,
+             content_type: str | None = None,
+             read: Callable[[urllib3.BaseHTTPResponse], None] | None = None) -> int:
     problem = url_problem(url, rules)
     if problem:
         raise Refused(problem)
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    headers = {"Host": _host_header(parts, host), "Content-Type": "application/json", "User-Agent": "cxplugin"}
+    headers = {"Host": _host_header(parts, host), "User-Agent": "cxplugin"}
+    if content_type:
+        headers["Content-Type"] = content_type
     if parts.username is not None:
         headers.update(urllib3.make_headers(basic_auth=f"{unquote(parts.username)}:{unquote(parts.password or '')}"))
-    body = json.dumps(payload).encode()
     addresses = public_addresses(host, port, rules)
     for address in addresses:
         pool = _pool(parts.scheme, address, port, host, timeout)
         try:
-            response = pool.urlopen("POST", _target(parts), body=body, headers=headers, redirect=False,
+            response = pool.urlopen(method, _target(parts), body=body, headers=headers, redirect=False,
                                     retries=False, preload_content=False, assert_same_host=False)
-            response.close()  # the body is not needed, and a hostile server could make it endless
+            try:
+                if read is not None and 200 <= response.status < 300:
+                    read(response)
+            finally:
+                response.close()  # a body not needed is not read: a hostile server could make it endless
             break
         except urllib3.exceptions.NewConnectionError as exc:
             if address == addresses[-1]:  # nothing was sent: the next checked address may listen
@@ -153,8 +184,8 @@ def post_json(url: str, payload: Any, *, timeout: float, rules: Policy) -> int:
     if 200 <= response.status < 300:
         return response.status
     if 300 <= response.status < 400:
-        raise DeliveryFailed(f"{host} answered HTTP {response.status}, a redirect; alerts do not follow "
-                             "redirects, so use the final address.", response.status)
+        raise DeliveryFailed(f"{host} answered HTTP {response.status}, a redirect; redirects are not followed, "
+                             "so use the final address.", response.status)
     raise DeliveryFailed(f"{host} answered HTTP {response.status}.", response.status)
 
 

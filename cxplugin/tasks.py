@@ -13,7 +13,7 @@ from huey import crontab
 
 from cxplugin import privacy
 from cxplugin.models.types import utcnow
-from cxplugin.promise import learning, product_tags
+from cxplugin.promise import backfill, learning, product_tags
 from cxplugin.queue import huey, in_app_context
 from cxplugin.risk import checking as risk_checking
 from cxplugin.risk import flow, notices
@@ -35,7 +35,24 @@ def process_webhook_event(event_id: int) -> dict[str, Any]:
 @huey.task(retries=5, retry_delay=60)
 @in_app_context
 def sync_shop_with_shopify(shop_id: int) -> dict[str, Any]:
-    return shops.sync_with_shopify(shop_id, SUBSCRIBABLE)
+    synced = shops.sync_with_shopify(shop_id, SUBSCRIBABLE)
+    if not synced.get("skipped"):
+        # After the webhooks are subscribed, so that the bulk operation's finish reaches the app.
+        start_history_backfill(shop_id)
+    return synced
+
+
+@huey.task()
+@in_app_context
+def start_history_backfill(shop_id: int) -> dict[str, Any]:
+    """A new install learns from the shop's past orders (see promise/backfill.py)."""
+    return backfill.log_fields(backfill.start(shop_id, utcnow()))
+
+
+@huey.task(retries=2, retry_delay=300)
+@in_app_context
+def import_history_backfill(backfill_id: int) -> dict[str, Any]:
+    return backfill.log_fields(backfill.import_finished(backfill_id, utcnow()))
 
 
 @huey.task()

@@ -161,6 +161,7 @@ enum WebhookSubscriptionFormat { JSON XML }
 enum WebhookSubscriptionTopic {
   APP_UNINSTALLED
   APP_SCOPES_UPDATE
+  BULK_OPERATIONS_FINISH
   SHOP_UPDATE
   ORDERS_CREATE
   ORDERS_UPDATED
@@ -254,8 +255,125 @@ type FulfillmentLineItem implements Node {
   lineItem: LineItem!
 }
 
+enum FulfillmentStatus { CANCELLED ERROR FAILURE OPEN PENDING SUCCESS }
+
+enum FulfillmentEventStatus {
+  ATTEMPTED_DELIVERY CARRIER_PICKED_UP CONFIRMED DELAYED DELIVERED FAILURE IN_TRANSIT LABEL_PRINTED
+  LABEL_PURCHASED OUT_FOR_DELIVERY READY_FOR_PICKUP
+}
+
+type FulfillmentEvent implements Node {
+  id: ID!
+  status: FulfillmentEventStatus!
+  happenedAt: DateTime!
+  createdAt: DateTime!
+}
+
+type FulfillmentEventEdge {
+  cursor: String!
+  node: FulfillmentEvent!
+}
+
+type FulfillmentEventConnection {
+  edges: [FulfillmentEventEdge!]!
+  nodes: [FulfillmentEvent!]!
+  pageInfo: PageInfo!
+}
+
+type FulfillmentTrackingInfo {
+  company: String
+  number: String
+  url: URL
+}
+
+type Location implements Node {
+  id: ID!
+  name: String!
+}
+
 type Fulfillment implements Node {
   id: ID!
+  createdAt: DateTime!
+  deliveredAt: DateTime
+  inTransitAt: DateTime
+  status: FulfillmentStatus!
+  location: Location
+  trackingInfo(first: Int): [FulfillmentTrackingInfo!]!
+  events(first: Int, after: String, reverse: Boolean = false): FulfillmentEventConnection!
+}
+
+type MailingAddress implements Node {
+  id: ID!
+  countryCodeV2: CountryCode
+  provinceCode: String
+  zip: String
+}
+
+type ShippingLine {
+  id: ID
+  title: String!
+  code: String
+  carrierIdentifier: String
+  source: String
+}
+
+enum OrderDisplayFulfillmentStatus {
+  FULFILLED IN_PROGRESS ON_HOLD OPEN PARTIALLY_FULFILLED PENDING_FULFILLMENT REQUEST_DECLINED RESTOCKED
+  SCHEDULED UNFULFILLED
+}
+
+type Order implements Node {
+  id: ID!
+  name: String!
+  createdAt: DateTime!
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
+  shippingAddress: MailingAddress
+  shippingLine: ShippingLine
+  fulfillments(first: Int): [Fulfillment!]!
+}
+
+type OrderEdge {
+  cursor: String!
+  node: Order!
+}
+
+type OrderConnection {
+  edges: [OrderEdge!]!
+  nodes: [Order!]!
+  pageInfo: PageInfo!
+}
+
+enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT }
+
+enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
+enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
+enum BulkOperationType { MUTATION QUERY }
+enum BulkOperationUserErrorCode { INVALID OPERATION_IN_PROGRESS LIMIT_REACHED }
+
+type BulkOperation implements Node {
+  id: ID!
+  status: BulkOperationStatus!
+  errorCode: BulkOperationErrorCode
+  createdAt: DateTime!
+  completedAt: DateTime
+  objectCount: UnsignedInt64!
+  rootObjectCount: UnsignedInt64!
+  fileSize: UnsignedInt64
+  url: URL
+  partialDataUrl: URL
+  query: String!
+  type: BulkOperationType!
+}
+
+type BulkOperationUserError {
+  field: [String!]
+  message: String!
+  code: BulkOperationUserErrorCode
+}
+
+type BulkOperationRunQueryPayload {
+  bulkOperation: BulkOperation
+  userErrors: [BulkOperationUserError!]!
 }
 
 type ReturnableFulfillmentLineItem {
@@ -317,6 +435,10 @@ type QueryRoot {
   shopLocales(published: Boolean = false): [ShopLocale!]!
   product(id: ID!): Product
   nodes(ids: [ID!]!): [Node]!
+  node(id: ID!): Node
+  currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
+  orders(first: Int, after: String, last: Int, before: String, query: String, reverse: Boolean = false,
+         sortKey: OrderSortKeys = ID): OrderConnection!
   webhookSubscription(id: ID!): WebhookSubscription
   webhookSubscriptions(
     first: Int
@@ -388,6 +510,7 @@ type Mutation {
     webhookSubscription: WebhookSubscriptionInput!
   ): WebhookSubscriptionCreatePayload
   webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
+  bulkOperationRunQuery(query: String!, groupObjects: Boolean = false): BulkOperationRunQueryPayload
 }
 """
 
@@ -465,6 +588,29 @@ class WebhookSubscriptionRecord:
         return int(self.id.rsplit("/", 1)[1])
 
 
+@dataclass
+class BulkOperationRecord:
+    """A bulk query the app started. It runs until a test calls ``FakeShopify.finish_bulk_operation``."""
+
+    shop: str
+    id: str
+    query: str
+    created_at: str
+    token: str = field(default_factory=lambda: secrets.token_hex(12))
+    status: str = "CREATED"
+    error_code: str | None = None
+    completed_at: str | None = None
+    lines: list[str] = field(default_factory=list)
+    root_objects: int = 0
+    partial: bool = False
+
+    def webhook_payload(self) -> Json:
+        """The body Shopify posts with ``bulk_operations/finish`` for this operation."""
+        return {"admin_graphql_api_id": self.id, "completed_at": self.completed_at, "created_at": self.created_at,
+                "error_code": self.error_code.lower() if self.error_code else None, "status": self.status.lower(),
+                "type": "query"}
+
+
 class FakeShopify:
     """State and WSGI app of the fake Admin API (see the module docstring)."""
 
@@ -508,6 +654,11 @@ class FakeShopify:
         self.fail_next_graphql: int | None = None
         self.fail_graphql_times: int = 1
         self.retry_after_seconds: int = 0  # Retry-After sent with a forced 429
+        # Orders per shop as the GraphQL API answers them (see ``add_order``), bulk operations by id, and
+        # user errors the next bulkOperationRunQuery answers instead of starting one.
+        self.orders: dict[str, list[Json]] = {}
+        self.bulk_operations: dict[str, BulkOperationRecord] = {}
+        self.bulk_user_errors: list[Json] = []
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self.schema: GraphQLSchema = build_schema(ADMIN_SCHEMA_SDL)
@@ -540,6 +691,64 @@ class FakeShopify:
     def add_product(self, gid: str, tags: list[str]) -> None:
         with self.lock:
             self.products[gid] = list(tags)
+
+    def add_order(self, domain: str, order: Json) -> Json:
+        """Hold an order for the shop, written as the GraphQL API answers it (``id``, ``createdAt``,
+        ``displayFulfillmentStatus``, ``shippingAddress``, ``shippingLine``, ``fulfillments`` each with
+        ``events`` as a plain list of ``{"id", "status", "happenedAt"}``)."""
+        order = json.loads(json.dumps(order))
+        for fulfillment in order.get("fulfillments") or []:
+            events = fulfillment.get("events") or []
+            fulfillment["events"] = {"edges": [{"cursor": _cursor(i), "node": e} for i, e in enumerate(events)],
+                                     "nodes": events, "pageInfo": _no_more_pages()}
+            fulfillment.setdefault("trackingInfo", [])
+            fulfillment.setdefault("status", "SUCCESS")
+        order.setdefault("fulfillments", [])
+        with self.lock:
+            self.orders.setdefault(self._domain(domain), []).append(order)
+        return order
+
+    def bulk_operations_for(self, domain: str) -> list[BulkOperationRecord]:
+        with self.lock:
+            return [op for op in self.bulk_operations.values() if op.shop == self._domain(domain)]
+
+    def finish_bulk_operation(self, operation_id: str, *, status: str = "COMPLETED", error_code: str | None = None,
+                              partial_lines: int | None = None,
+                              edit_lines: Callable[[list[str]], list[str]] | None = None) -> Json:
+        """Finish a bulk query as Shopify would: run its query over the shop's orders now and keep the JSONL.
+
+        ``status="FAILED"`` with ``error_code`` fails it; with ``partial_lines`` it keeps that many lines as
+        partial data (the last one cut in half, as a download that stopped mid-line). ``edit_lines`` changes
+        the lines before they are served. Returns the ``bulk_operations/finish`` payload to post to the app."""
+        with self.lock:
+            op = self.bulk_operations[operation_id]
+            shop = self.shops[op.shop]
+            result = execute(self.schema, parse(op.query), root_value=_Root(self, shop))
+            assert isinstance(result, ExecutionResult) and not result.errors, result.errors
+            lines, op.root_objects = _bulk_lines(result.data or {})
+            op.status, op.error_code = status, error_code
+            if status == "FAILED":
+                lines = lines[:partial_lines or 0]
+                if lines:
+                    lines[-1] = lines[-1][: len(lines[-1]) // 2]
+                    op.partial = True
+            op.lines = edit_lines(lines) if edit_lines else lines
+            op.completed_at = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return op.webhook_payload()
+
+    def bulk_operation_json(self, op: BulkOperationRecord) -> Json:
+        base = self.origin if self._server is not None else "http://fake-shopify.invalid"
+        file_url = f"{base}/bulk/{op.token}.jsonl"
+        size = sum(len(line) + 1 for line in op.lines)
+        return {
+            "__typename": "BulkOperation", "id": op.id, "status": op.status, "errorCode": op.error_code,
+            "createdAt": op.created_at, "completedAt": op.completed_at, "query": op.query, "type": "QUERY",
+            "objectCount": str(len(op.lines)), "rootObjectCount": str(op.root_objects),
+            "fileSize": str(size) if op.lines else None,
+            # Shopify gives no url for an operation that found nothing.
+            "url": file_url if op.status == "COMPLETED" and op.lines else None,
+            "partialDataUrl": file_url if op.partial else None,
+        }
 
     def expire_access_tokens(self, domain: str) -> None:
         """Expire every expiring access token of the shop (non-expiring ones stay)."""
@@ -614,7 +823,18 @@ class FakeShopify:
             self._graphql_endpoint,
             methods=["POST"],
         )
+        app.add_url_rule("/bulk/<token>.jsonl", "bulk_file", self._bulk_file, methods=["GET"])
         return app
+
+    def _bulk_file(self, token: str) -> Response:
+        with self.lock:
+            found = [op for op in self.bulk_operations.values() if op.token == token and (op.lines or op.partial)]
+            if not found:
+                return Response("Not Found", status=404)
+            op = found[0]
+            # A partial file stops where the operation stopped: no newline after its last (cut) line.
+            body = "\n".join(op.lines) + ("" if op.partial else "\n")
+        return Response(body, mimetype="application/jsonl")
 
     @staticmethod
     def _host_shop() -> str:
@@ -966,6 +1186,30 @@ class _Root:
         return [None if (tags := self.fake.products.get(gid)) is None
                 else {"__typename": "Product", "id": gid, "tags": list(tags)} for gid in ids]
 
+    def node(self, info: GraphQLResolveInfo, id: str) -> Json | None:
+        """A bulk operation of this shop or a product; null for anything else."""
+        _check_gid(id)
+        op = self.fake.bulk_operations.get(id)
+        if op is not None:
+            return self.fake.bulk_operation_json(op) if op.shop == self.shop_record.myshopify_domain else None
+        tags = self.fake.products.get(id)
+        return None if tags is None else {"__typename": "Product", "id": id, "tags": list(tags)}
+
+    def currentBulkOperation(self, info: GraphQLResolveInfo, type: str = "QUERY") -> Json | None:
+        ops = self.fake.bulk_operations_for(self.shop_record.myshopify_domain) if type == "QUERY" else []
+        return self.fake.bulk_operation_json(ops[-1]) if ops else None
+
+    def orders(self, info: GraphQLResolveInfo, **args: Any) -> Json:
+        """The shop's orders, filtered by the parts of Shopify's search syntax the app uses
+        (``created_at:>=DATE``, ``created_at:>DATE``, ``fulfillment_status:shipped``)."""
+        held = self.fake.orders.get(self.shop_record.myshopify_domain, [])
+        found = [order for order in held if _order_matches(order, args.get("query") or "")]
+        first = args.get("first")
+        if first is not None:
+            found = found[:first]
+        return {"edges": [{"cursor": _cursor(i), "node": o} for i, o in enumerate(found)],
+                "nodes": found, "pageInfo": _no_more_pages()}
+
     def webhookSubscription(self, info: GraphQLResolveInfo, id: str) -> Json | None:
         _check_gid(id)
         for sub in self._subscriptions():
@@ -1054,6 +1298,28 @@ class _Root:
             "deletedWebhookSubscriptionId": None,
             "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
         }
+
+    def bulkOperationRunQuery(self, info: GraphQLResolveInfo, query: str, groupObjects: bool = False) -> Json:
+        if self.fake.bulk_user_errors:
+            errors, self.fake.bulk_user_errors = self.fake.bulk_user_errors, []
+            return {"bulkOperation": None, "userErrors": errors}
+        domain = self.shop_record.myshopify_domain
+        running = [op for op in self.fake.bulk_operations_for(domain) if op.status in ("CREATED", "RUNNING")]
+        if running:  # one bulk query at a time per shop, as before API version 2026-01
+            return {"bulkOperation": None, "userErrors": [{
+                "field": None, "code": "OPERATION_IN_PROGRESS",
+                "message": f"A bulk query operation for this app and shop is already in progress: {running[0].id}."}]}
+        problem = _bulk_query_problem(self.fake.schema, query)
+        if problem is not None:
+            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "INVALID",
+                                                           "message": problem}]}
+        op = BulkOperationRecord(
+            shop=domain, id=f"gid://shopify/BulkOperation/{next(self.fake._ids)}", query=query,
+            created_at=datetime.fromtimestamp(self.fake.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.fake.bulk_operations[op.id] = op
+        answer = self.fake.bulk_operation_json(op)
+        op.status = "RUNNING"  # Shopify answers CREATED, then runs it
+        return {"bulkOperation": answer, "userErrors": []}
 
     def returnReasonDefinitions(self, info: GraphQLResolveInfo, first: int | None = None,
                                 after: str | None = None) -> Json:
@@ -1209,3 +1475,74 @@ def _pick_operation(definitions: Any, name: str | None) -> OperationDefinitionNo
     operations: Iterator[OperationDefinitionNode] = (d for d in definitions if isinstance(d, OperationDefinitionNode))
     found = [op for op in operations if name is None or (op.name is not None and op.name.value == name)]
     return found[0] if len(found) == 1 or (found and name is not None) else None
+
+
+def _bulk_query_problem(schema: GraphQLSchema, query: str) -> str | None:
+    """Why Shopify would refuse this bulk query (it must be a valid query of the Admin schema)."""
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return f"Invalid bulk query: {error.message}"
+    errors = validate(schema, document)
+    if errors:
+        return f"Invalid bulk query: {errors[0].message}"
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return "Invalid bulk query: give exactly one query operation."
+    return None
+
+
+def _order_matches(order: Json, search: str) -> bool:
+    for term in search.split():
+        name, _, value = term.partition(":")
+        if name == "created_at":
+            created = datetime.fromisoformat(str(order["createdAt"]).replace("Z", "+00:00"))
+            strict = value.startswith(">") and not value.startswith(">=")
+            bound = datetime.fromisoformat(value.lstrip(">=").replace("Z", "+00:00"))
+            if bound.tzinfo is None:
+                bound = bound.replace(tzinfo=UTC)
+            if created < bound or (strict and created == bound):
+                return False
+        elif name == "fulfillment_status" and value == "shipped":
+            if order.get("displayFulfillmentStatus") != "FULFILLED":
+                return False
+    return True
+
+
+def _is_connection(value: Any) -> bool:
+    return isinstance(value, dict) and (isinstance(value.get("edges"), list) or isinstance(value.get("nodes"), list))
+
+
+def _connection_nodes(connection: Json) -> list[Json]:
+    if isinstance(connection.get("edges"), list):
+        return [edge["node"] for edge in connection["edges"]]
+    return list(connection["nodes"])
+
+
+def _bulk_lines(data: Json) -> tuple[list[str], int]:
+    """A bulk query's result as Shopify writes it: one line per node of the top connection, each nested
+    connection's nodes on lines of their own (after all the top-level ones) with ``__parentId`` naming the
+    nearest object above them that has an id. Returns the lines and how many were top-level."""
+    children: list[Json] = []
+
+    def split(value: Any, parent: str | None) -> Any:
+        if isinstance(value, list):
+            return [split(item, parent) for item in value]
+        if not isinstance(value, dict):
+            return value
+        here = value.get("id") or parent
+        kept: Json = {}
+        for key, item in value.items():
+            if _is_connection(item):
+                for node in _connection_nodes(item):
+                    children.append({**split(node, here), "__parentId": here})
+            else:
+                kept[key] = split(item, here)
+        return kept
+
+    roots: list[Json] = []
+    for connection in data.values():
+        for node in _connection_nodes(connection):
+            roots.append(split(node, None))
+    rows = [{k: v for k, v in row.items() if k != "__typename"} for row in roots + children]
+    return [json.dumps(row, separators=(",", ":")) for row in rows], len(roots)

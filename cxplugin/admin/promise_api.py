@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from cxplugin.promise import learning
+from cxplugin.promise import backfill, learning
 from cxplugin.shopify.auth import current_shop, require_session_token
 from cxplugin.shops import settings as shop_settings
 
@@ -32,7 +32,17 @@ def learned() -> dict[str, Any]:
         },
         # Measured when the model was built (a walk forward over the shop's history is too slow per request).
         "last_90_days": dict(stored.evaluation) if stored is not None else None,
+        "history_backfill": _backfill(shop),
     }
+
+
+def _backfill(shop: Any) -> dict[str, Any] | None:
+    """The last read of the shop's past orders from Shopify: under way, done (with its counts) or failed."""
+    row = backfill.latest(shop)
+    if row is None:
+        return None
+    return {"status": row.status, "error": row.error, "started_at": row.started_at.isoformat(),
+            "finished_at": row.finished_at.isoformat() if row.finished_at else None, "counts": dict(row.counts)}
 
 
 @bp.post("/learn")

@@ -3,7 +3,7 @@
 from cxplugin.models.alert_channel import AlertChannel
 from cxplugin.models.change_stamp import ChangeStamp
 from cxplugin.models.data_request import DataRequest
-from cxplugin.models.delivery_history import PastDelivery
+from cxplugin.models.delivery_history import HistoryBackfill, PastDelivery
 from cxplugin.models.order import Order, Shipment, ShipmentStatusEvent
 from cxplugin.models.product import Product
 from cxplugin.models.promise_model import PromiseModel
@@ -22,6 +22,7 @@ __all__ = [
     "DelayNotice",
     "EventStatus",
     "FlowTrigger",
+    "HistoryBackfill",
     "Order",
     "OrderRisk",
     "OutboxMessage",

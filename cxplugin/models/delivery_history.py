@@ -29,3 +29,20 @@ class PastDelivery(db.Model):  # type: ignore[name-defined,misc]
     method: so.Mapped[str] = so.mapped_column(sa.String(255), default="")
     source: so.Mapped[str] = so.mapped_column(sa.String(16), default="import")  # import | shopify
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class HistoryBackfill(db.Model):  # type: ignore[name-defined,misc]
+    """One read of a shop's past orders from Shopify (a bulk query), and what came of it."""
+
+    __tablename__ = "history_backfills"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    shop_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    # Shopify's BulkOperation id; none when Shopify refused to start it.
+    operation_id: so.Mapped[str | None] = so.mapped_column(sa.String(255), unique=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16))  # running | importing | completed | partial | failed
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    finished_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # orders read, deliveries imported, already held, not delivered, dropped, unreadable lines
+    counts: so.Mapped[dict[str, int]] = so.mapped_column(sa.JSON, default=dict)

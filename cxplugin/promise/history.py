@@ -4,7 +4,7 @@ deliveries the app followed itself. Importing is all or nothing: a file with one
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -86,16 +86,23 @@ def import_csv(shop: Shop, file: IO[str]) -> ParsedFile:
     parsed = parse_csv(file)
     if parsed.errors:
         return parsed
-    refs = [d.order_id for d in parsed.rows]
+    store(shop, parsed.rows, source="import")
+    db.session.commit()
+    return parsed
+
+
+def store(shop: Shop, rows: Sequence[Delivery], *, source: str) -> None:
+    """Hold ``rows`` as the shop's past deliveries (``source``: import | shopify), replacing any held for the same
+    orders. The caller commits."""
+    refs = [d.order_id for d in rows]
     for start in range(0, len(refs), 1000):
         db.session.execute(sa.delete(PastDelivery).where(PastDelivery.shop_id == shop.id,
                                                          PastDelivery.order_ref.in_(refs[start:start + 1000])))
-    db.session.execute(sa.insert(PastDelivery), [
-        {"shop_id": shop.id, "order_ref": d.order_id, "placed_at": d.placed_at, "shipped_at": d.shipped_at,
-         "delivered_at": d.delivered_at, "origin": d.origin, "country": d.country, "region": d.region, "zip": d.zip,
-         "carrier": d.carrier, "method": "", "source": "import"} for d in parsed.rows])
-    db.session.commit()
-    return parsed
+    if rows:
+        db.session.execute(sa.insert(PastDelivery), [
+            {"shop_id": shop.id, "order_ref": d.order_id, "placed_at": d.placed_at, "shipped_at": d.shipped_at,
+             "delivered_at": d.delivered_at, "origin": d.origin, "country": d.country, "region": d.region,
+             "zip": d.zip, "carrier": d.carrier, "method": "", "source": source} for d in rows])
 
 
 def shop_deliveries(shop: Shop) -> Iterator[Delivery]:

@@ -138,6 +138,17 @@ class ShopRedactPayload(_Payload):
     shop_domain = fields.String(required=True)
 
 
+class BulkOperationFinishPayload(_Payload):
+    """bulk_operations/finish: a bulk operation the app started has completed, failed or been cancelled."""
+
+    admin_graphql_api_id = fields.String(required=True)
+    status = fields.String(required=True)  # completed | failed | canceled | …
+    error_code = _opt_str()
+    type = _opt_str()  # query | mutation
+    created_at = _opt_time()
+    completed_at = _opt_time()
+
+
 class DataRequestRef(_Payload):
     id = fields.Integer(load_default=None, allow_none=True)
 

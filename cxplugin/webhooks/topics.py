@@ -14,6 +14,7 @@ from cxplugin import orders, privacy
 from cxplugin.extensions import db
 from cxplugin.models import Order, Shop, WebhookEvent
 from cxplugin.models.types import utcnow
+from cxplugin.promise import backfill
 from cxplugin.promise import on_orders as order_promise
 from cxplugin.promise import product_tags as products
 from cxplugin.returns import records as returns
@@ -101,6 +102,11 @@ def _shop_update(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> N
     shops.apply_shop_update(shop, p)
 
 
+def _bulk_operation_finished(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
+    assert shop is not None
+    backfill.record_finish(shop, p)
+
+
 def _uninstalled(shop: Shop | None, p: dict[str, Any], event: WebhookEvent) -> None:
     assert shop is not None
     shops.mark_uninstalled(shop, event.triggered_at or event.received_at)
@@ -140,6 +146,7 @@ _ALL = [
     Topic("products/delete", s.ProductDeletePayload, Kind.BUSINESS, _product_delete),
     *(Topic(name, s.ReturnPayload, Kind.BUSINESS, _return) for name in returns.STATUS_BY_TOPIC),
     Topic("shop/update", s.ShopPayload, Kind.BUSINESS, _shop_update),
+    Topic("bulk_operations/finish", s.BulkOperationFinishPayload, Kind.BUSINESS, _bulk_operation_finished),
     Topic("app/uninstalled", s.ShopPayload, Kind.LIFECYCLE, _uninstalled),
     Topic("customers/redact", s.CustomersRedactPayload, Kind.COMPLIANCE, _customers_redact),
     Topic("shop/redact", s.ShopRedactPayload, Kind.COMPLIANCE, _shop_redact),
