@@ -17,7 +17,7 @@ from cxplugin.extensions import db
 from cxplugin.models import PastDelivery
 from cxplugin.promise import backtest, synthetic
 from cxplugin.promise.calculator import Destination, PromiseSettings, Zone
-from cxplugin.promise.model import Delivery, Model, spans
+from cxplugin.promise.model import Delivery, Model, arrival_probability, day_done, spans
 from tests.shopify_signing import SHOP
 
 SAO_PAULO = "America/Sao_Paulo"
@@ -110,6 +110,37 @@ def test_the_explanation_names_the_route_and_its_deliveries() -> None:
         model.add(delivery(n, MONDAY_NOON - timedelta(days=60 - n), 20, 3))
     route = model.route(MONDAY_NOON, Destination("BR", "SP"), carrier="correios")
     assert route is not None and route.explanation == "learned from 40 deliveries to BR-SP by correios"
+
+
+def test_the_model_learns_when_in_the_day_parcels_arrive_and_how_much_of_a_day_is_done() -> None:
+    model = Model(shop_settings())
+    assert model.route(MONDAY_NOON, Destination("BR", "SP")).delivery_hours == ()  # type: ignore[union-attr]
+    for n in range(40):  # handed over at 13:00 São Paulo time; delivered at 13:00 or 19:00, two or three days on
+        model.add(delivery(n, MONDAY_NOON - timedelta(days=60 - n), 1, 2 + (n % 2) * 1.25))
+    route = model.route(MONDAY_NOON, Destination("BR", "SP"))
+    assert route is not None
+    hours = route.delivery_hours
+    assert len(hours) == 24 and hours[13] > 0.3 and hours[19] > 0.3 and hours[13] + hours[19] > 0.999
+    assert day_done(hours, time(8)) == 0.0
+    assert 0.3 < day_done(hours, time(15)) < 0.7
+    assert day_done(hours, time(21)) > 0.999
+    assert day_done((), time(21)) == 0.0  # nothing learned: the whole day is still ahead
+
+
+def test_a_parcel_not_delivered_by_the_evening_of_its_last_day_has_little_chance_left() -> None:
+    transit = ((2, 0.5), (3, 0.4), (10, 0.1))
+    # Two carrier days behind it, one to go: in the morning about 80 %; once 90 % of the day's deliveries are
+    # made without it, under 30 %; with the day over, none.
+    assert abs(arrival_probability(transit, 2, 1) - 0.8) < 0.01
+    assert abs(arrival_probability(transit, 2, 1, today_done=0.9) - 0.04 / 0.14) < 0.01
+    assert arrival_probability(transit, 2, 1, today_done=1.0) == 0.0
+
+
+def test_a_parcel_slower_than_any_seen_is_not_written_off_while_it_has_days_left() -> None:
+    transit = ((2, 0.5), (3, 0.4), (10, 0.1))
+    assert arrival_probability(transit, 12, 10) > 0.9
+    assert arrival_probability(transit, 12, 1) < arrival_probability(transit, 12, 3) < 1
+    assert arrival_probability(transit, 12, 0) == 0.0
 
 
 history_strategy = st.lists(st.tuples(st.integers(0, 96), st.floats(0, 25)), min_size=1, max_size=40)

@@ -24,11 +24,17 @@ def local(day: str, hour: int = 10) -> datetime:
 
 
 def order(*shipments: ShipmentFacts, latest: str = "2026-11-10", dispatch: str = "2026-10-28",
-          country: str = "BR", transit: tuple[tuple[int, float], ...] = ()) -> OrderFacts:
+          country: str = "BR", transit: tuple[tuple[int, float], ...] = (),
+          hours: tuple[float, ...] = ()) -> OrderFacts:
     return OrderFacts(placed_at=local("2026-10-27"), promised_latest=date.fromisoformat(latest),
                       dispatch_latest=date.fromisoformat(dispatch), destination_country=country,
-                      shipments=shipments, transit_distribution=transit)
+                      shipments=shipments, transit_distribution=transit, delivery_hours=hours)
 
+
+# The shop's parcels arrive between 08:00 and 18:00, evenly.
+OFFICE_HOURS = tuple(0.1 if 8 <= hour < 18 else 0.0 for hour in range(24))
+SHIPPED_MONDAY = ShipmentFacts(shipped_at=local("2026-10-26"), scans=(Scan("in_transit", local("2026-10-28")),))
+SLOW_TAIL = ((2, 0.5), (3, 0.4), (10, 0.1))
 
 SHIPPED_WED_SCANNED_THU = ShipmentFacts(
     shipped_at=local("2026-10-28", 16), scans=(Scan("confirmed", local("2026-10-28", 16)),
@@ -88,6 +94,16 @@ TABLE = [
      order(ShipmentFacts(shipped_at=local("2026-10-26"), scans=(Scan("in_transit", local("2026-10-29")),)),
            latest="2026-10-30", dispatch="2026-10-26", transit=((2, 0.5), (3, 0.4), (10, 0.1))),
      local("2026-10-30", 8), "likely_late", date(2026, 11, 10)),
+    # The same parcel promised by Thursday 29, its third carrier day, judged by the hour.
+    ("on its last day at 09:00 most of the day's deliveries are still ahead",
+     order(SHIPPED_MONDAY, latest="2026-10-29", dispatch="2026-10-26", transit=SLOW_TAIL, hours=OFFICE_HOURS),
+     local("2026-10-29", 9), "on_track", None),
+    ("on its last day at 17:00, nine tenths of the day's deliveries made without it: likely late",
+     order(SHIPPED_MONDAY, latest="2026-10-29", dispatch="2026-10-26", transit=SLOW_TAIL, hours=OFFICE_HOURS),
+     local("2026-10-29", 17), "likely_late", date(2026, 11, 10)),
+    ("without learned hours the whole last day counts as ahead",
+     order(SHIPPED_MONDAY, latest="2026-10-29", dispatch="2026-10-26", transit=SLOW_TAIL),
+     local("2026-10-29", 17), "on_track", None),
 ]
 
 

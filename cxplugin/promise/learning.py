@@ -50,13 +50,15 @@ class LearnedRoutes:
 def _route_json(route: RoutePromise) -> dict[str, Any]:
     return {"processing": list(route.processing), "transit": list(route.transit), "deliveries": route.deliveries,
             "route": route.route, "explanation": route.explanation,
-            "transit_distribution": [list(pair) for pair in route.transit_distribution]}
+            "transit_distribution": [list(pair) for pair in route.transit_distribution],
+            "delivery_hours": list(route.delivery_hours)}
 
 
 def _route_from_json(data: dict[str, Any]) -> RoutePromise:
     return RoutePromise((data["processing"][0], data["processing"][1]), (data["transit"][0], data["transit"][1]),
                         data["deliveries"], data["route"], data["explanation"],
-                        tuple((int(day), float(p)) for day, p in data.get("transit_distribution", [])))
+                        tuple((int(day), float(p)) for day, p in data.get("transit_distribution", [])),
+                        tuple(float(share) for share in data.get("delivery_hours", [])))
 
 
 def to_routes(row: PromiseModel) -> LearnedRoutes:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 from cxplugin.promise.calculator import (
@@ -78,6 +78,8 @@ class RoutePromise:
     explanation: str
     # The learned transit: (carrier days, probability), for judging parcels on their way (see arrival_probability).
     transit_distribution: tuple[tuple[int, float], ...] = ()
+    # The shop's deliveries by local hour of the day (24 shares), or () when none are learned (see day_done).
+    delivery_hours: tuple[float, ...] = ()
 
     def zone(self, name: str, regions: tuple[str, ...]) -> Zone:
         return Zone(name=name, regions=regions, transit_min=self.transit[0], transit_max=self.transit[1])
@@ -126,7 +128,7 @@ class _DayCounter:
 
 
 @lru_cache(maxsize=256)
-def _counter(weekdays: frozenset[int], closed: frozenset[date], country: str | None) -> _DayCounter:
+def day_counter(weekdays: frozenset[int], closed: frozenset[date], country: str | None) -> _DayCounter:
     return _DayCounter(weekdays, closed, country)
 
 
@@ -146,8 +148,8 @@ def spans(settings: PromiseSettings, delivery: Delivery) -> Spans:
     delivered_on = delivery.delivered_at.astimezone(tz).date()
     origin = settings.origin_country if settings.observe_origin_holidays else None
     destination = delivery.country.upper() if settings.observe_destination_holidays and delivery.country else None
-    dispatch = _counter(settings.dispatch_weekdays, settings.closed_dates, origin)
-    carrier = _counter(settings.carrier_weekdays, frozenset(), destination)
+    dispatch = day_counter(settings.dispatch_weekdays, settings.closed_dates, origin)
+    carrier = day_counter(settings.carrier_weekdays, frozenset(), destination)
     # A hand-off or a delivery on a day the calendar skips (a Saturday scan, a Sunday drop) counts as the next day
     # it keeps: then the calculator, given these counts, lands exactly on or after the real dates, never before.
     handed_over = dispatch.on_or_after(shipped_on)
@@ -241,6 +243,7 @@ class Model:
         self._transit: dict[tuple[str, ...], _Histogram] = {}
         self._processing: dict[tuple[str, ...], _Histogram] = {}
         self._zone_transit: dict[str, _Histogram] = {}
+        self._hours = _Histogram()
         self.learned = 0
         self.dropped: dict[str, int] = {}
         self.latest_delivery: datetime | None = None
@@ -264,6 +267,7 @@ class Model:
         zone, _ = self.settings.zone_for(Destination(country, region))
         if zone is not None:
             self._zone_transit.setdefault(zone.name, _Histogram()).add(measured.transit, grown)
+        self._hours.add(delivery.delivered_at.astimezone(self.settings._tz).hour, grown)
         self.learned += 1
         if self.latest_delivery is None or delivery.delivered_at > self.latest_delivery:
             self.latest_delivery = delivery.delivered_at
@@ -301,7 +305,8 @@ class Model:
             # Nothing learned that bears on this order: the merchant's fixed ranges, unchanged.
             return RoutePromise((self.settings.processing_min, self.settings.processing_max),
                                 (zone.transit_min, zone.transit_max), 0, named,
-                                f"no deliveries learned for {named}: the settings' ranges", _compact(transit))
+                                f"no deliveries learned for {named}: the settings' ranges", _compact(transit),
+                                self.delivery_hours())
         total = _convolve(processing, transit)
         latest_total = quantile(total, target)
         earliest_total = min(quantile(total, EARLIEST_QUANTILE), latest_total)
@@ -311,7 +316,15 @@ class Model:
         t_min = min(max(earliest_total - p_min, 0), t_max)
         explanation = (f"learned from {deliveries} deliveries {named}" if deliveries
                        else f"no deliveries learned for {named}: the settings' ranges")
-        return RoutePromise((p_min, p_max), (t_min, t_max), deliveries, named, explanation, _compact(transit))
+        return RoutePromise((p_min, p_max), (t_min, t_max), deliveries, named, explanation, _compact(transit),
+                            self.delivery_hours())
+
+    def delivery_hours(self) -> tuple[float, ...]:
+        """The share of the shop's deliveries made in each local hour of the day (recency-weighted); ()
+        before any delivery is learned."""
+        if self._hours.grown == 0.0:
+            return ()
+        return tuple(round(self._hours.weights.get(hour, 0.0) / self._hours.grown, 4) for hour in range(24))
 
     def routes(self) -> Iterator[tuple[str, str, str]]:
         """The (country, region, carrier) routes the model has seen without an origin, for storing its answers."""
@@ -328,17 +341,119 @@ def _compact(distribution: Distribution) -> tuple[tuple[int, float], ...]:
     return tuple((day, round(p, 4)) for day, p in sorted(distribution.items()) if p >= 0.0001)
 
 
-def arrival_probability(transit: Iterable[tuple[int, float]], days_so_far: int, days_left: int) -> float:
-    """P(transit ≤ so_far + left | transit > so_far): how likely a parcel that has been on its way ``days_so_far``
-    carrier days arrives within ``days_left`` more, by the route's learned transit. A parcel already past every
-    transit the route has seen is given 0."""
-    beyond = within = 0.0
+TAIL_SHARE = 0.005
+"""The learned transit is a finite sample: this share of parcels is taken to be slower than any seen, so a parcel
+past every transit the route knows is not written off while it has days left (see :func:`transit_tail`)."""
+
+
+SPREAD = 1.25
+"""Transit varies by a factor, not by a number of days: each learned day is spread over days within this
+factor of it (a kernel in log-days), so a sparse route's slow tail has no gaps between the few parcels seen."""
+
+
+class TransitCurve:
+    """A route's learned transit as the risk check reads it: smoothed, with a tail past the slowest day seen,
+    and running totals so that the chance of arriving within a span of days is a lookup. Build it once per
+    route (:func:`transit_curve`), not per question."""
+
+    def __init__(self, transit: tuple[tuple[int, float], ...]) -> None:
+        self.points = _smoothed(transit)
+        self.days = [day for day, _ in self.points]
+        self.totals: list[float] = []
+        running = 0.0
+        for _, p in self.points:
+            running += p
+            self.totals.append(running)
+        # Past the slowest day seen: TAIL_SHARE of the parcels, arriving each day with probability 1 - q, so that
+        # one slower than any seen takes about another median transit.
+        self.seen = self.days[-1] if self.days else 0
+        self.tail = TAIL_SHARE * running
+        median = self.days[bisect.bisect_left(self.totals, running / 2)] if self.days else 1
+        self.q = 1 - 1 / max(median, 2)
+
+    def mass(self, first: int, last: int | None, *, tail: bool = True) -> float:
+        """Probability of arriving on carrier day ``first`` through ``last`` (None: ever after)."""
+        if not self.days:
+            return 0.0
+        below = bisect.bisect_left(self.days, first)
+        through = len(self.days) if last is None else bisect.bisect_right(self.days, last)
+        mass = self.totals[through - 1] - (self.totals[below - 1] if below else 0.0) if through > below else 0.0
+        low = max(first, self.seen + 1)
+        if tail and (last is None or last >= low):
+            mass += self.tail * (self.q ** (low - self.seen - 1) - (self.q ** (last - self.seen) if last is not None
+                                                                    else 0.0))
+        return mass
+
+    def arrival_probability(self, days_so_far: int, days_left: int, today_done: float = 0.0) -> float:
+        """P(transit ≤ so_far + left | not delivered yet) for a parcel on its way ``days_so_far`` whole carrier
+        days. ``today_done`` is the share of a day's deliveries already made by now when today is its next carrier
+        day (:func:`day_done`): a parcel not delivered by 18:00 on its last day has missed most of that day's
+        chances."""
+        first = days_so_far + 1
+        gone = today_done * self.mass(first, first)
+        beyond = self.mass(first, None) - gone
+        within = self.mass(first, days_so_far + days_left) - gone if days_left > 0 else 0.0
+        return max(within, 0.0) / beyond if beyond > 1e-12 else 0.0
+
+    def median_arrival(self, days_so_far: int, today_done: float = 0.0) -> int | None:
+        """The carrier day by which half the parcels still on their way after ``days_so_far`` have arrived: by
+        the days seen while any are left, else by the tail."""
+        first = days_so_far + 1
+        for tail in (False, True):
+            remaining = self.mass(first, None, tail=tail) - today_done * self.mass(first, first, tail=tail)
+            if remaining <= 1e-12:
+                continue
+            running = 0.0
+            for day in range(first, first + 2 * MAX_DAYS):
+                running += self.mass(day, day, tail=tail) * (1 - today_done if day == first else 1)
+                if running >= remaining / 2 - 1e-9:
+                    return day
+        return None
+
+
+SPREAD = 1.25
+"""Transit varies by a factor, not by a number of days: each learned day is spread over the days within this
+factor of it (a kernel in log-days), so a sparse route's slow tail has no gaps between the few parcels seen."""
+TAIL_SHARE = 0.005
+"""The learned transit is a finite sample: this share of parcels is taken to be slower than any seen, so a parcel
+past every transit the route knows is not written off while it has days left."""
+
+
+def _smoothed(transit: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+    out: dict[int, float] = {}
+    width = math.log(SPREAD)
     for day, p in transit:
-        if day > days_so_far:
-            beyond += p
-            if day <= days_so_far + days_left:
-                within += p
-    return within / beyond if beyond > 0 else 0.0
+        centre = math.log(day + 0.5)
+        near = range(max(0, math.floor(day / SPREAD)), math.ceil(day * SPREAD) + 1)
+        weights = [max(0.0, 1 - abs(math.log(k + 0.5) - centre) / width) for k in near]
+        total = sum(weights)
+        for k, w in zip(near, weights, strict=True):
+            if w > 0:
+                out[k] = out.get(k, 0.0) + p * w / total
+    return tuple(sorted(out.items()))
+
+
+@lru_cache(maxsize=1024)
+def transit_curve(transit: tuple[tuple[int, float], ...]) -> TransitCurve:
+    return TransitCurve(transit)
+
+
+def arrival_probability(transit: tuple[tuple[int, float], ...], days_so_far: int, days_left: int,
+                        today_done: float = 0.0) -> float:
+    """:meth:`TransitCurve.arrival_probability` of a learned transit."""
+    return transit_curve(transit).arrival_probability(days_so_far, days_left, today_done)
+
+
+def day_done(delivery_hours: Sequence[float], moment: time) -> float:
+    """The share of a day's deliveries made before ``moment`` (local), by the learned hours; 0 when none are
+    learned (the whole day is then taken as still ahead, as a day-by-day judgement would)."""
+    if len(delivery_hours) != 24:
+        return 0.0
+    total = sum(delivery_hours)
+    if total <= 0:
+        return 0.0
+    before = sum(delivery_hours[:moment.hour]) + delivery_hours[moment.hour] * (moment.minute / 60)
+    return min(before / total, 1.0)
 
 
 def _region(country: str, region: str) -> str:

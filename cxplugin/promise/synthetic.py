@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 
 from cxplugin.promise.model import Delivery
 
@@ -24,8 +24,12 @@ ZIP_PREFIX = {"SP": "01", "RJ": "20", "MG": "30", "RS": "90", "BA": "40", "PE": 
 
 
 def history(orders: int, *, start: datetime = datetime(2025, 1, 6, 12, tzinfo=UTC), days: int = 540,
-            seed: int = 7) -> Iterator[Delivery]:
-    """``orders`` deliveries placed over ``days`` days from ``start``, in order of placement."""
+            seed: int = 7, daytime: bool = True) -> Iterator[Delivery]:
+    """``orders`` deliveries placed over ``days`` days from ``start``, in order of placement.
+
+    With ``daytime`` a parcel is delivered on the day its transit ends, in the carriers' working hours (most
+    between 08:00 and 20:00 São Paulo time, one in ten logged at any hour); without it, at whatever time its
+    transit ends, which spreads deliveries evenly over the clock."""
     rng = random.Random(seed)
     strike = start + timedelta(days=rng.randrange(days // 4, days - days // 4))
     placed = sorted(start + timedelta(seconds=rng.uniform(0, days * 86400)) for _ in range(orders))
@@ -47,8 +51,23 @@ def history(orders: int, *, start: datetime = datetime(2025, 1, 6, 12, tzinfo=UT
             transit_days *= 3  # lost for a while, then found
         # Transit counts calendar days here; carriers do not deliver on Sundays.
         delivered = shipped + timedelta(days=transit_days)
+        if daytime:
+            delivered = _in_working_hours(rng, delivered, shipped)
         if delivered.weekday() == 6:
             delivered += timedelta(days=1)
         yield Delivery(order_id=f"S{n + 1:06d}", placed_at=at, shipped_at=shipped, delivered_at=delivered,
                        country="BR", region=region, zip=f"{ZIP_PREFIX[region]}{rng.randrange(100, 999)}-000",
                        origin=origin, carrier=carrier)
+
+
+_SAO_PAULO = timezone(timedelta(hours=-3))
+
+
+def _in_working_hours(rng: random.Random, moment: datetime, shipped: datetime) -> datetime:
+    """The same São Paulo day at an hour a carrier delivers (or logs) parcels, never before the hand-off."""
+    local = moment.astimezone(_SAO_PAULO)
+    hour = rng.uniform(0, 24) if rng.random() < 0.1 else rng.triangular(8, 20, 14)
+    delivered = datetime.combine(local.date(), time(), tzinfo=_SAO_PAULO) + timedelta(hours=hour)
+    if delivered <= shipped:
+        delivered += timedelta(days=1)
+    return delivered.astimezone(UTC)

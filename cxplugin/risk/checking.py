@@ -24,19 +24,20 @@ def thresholds(settings: dict[str, Any]) -> rules.Thresholds:
 
 
 def _transit(shop: Shop, order: Order, settings: calculator.PromiseSettings, carrier: str | None) \
-        -> tuple[tuple[int, float], ...]:
-    """The route's learned transit; without a learned model, the zone's fixed range, each day alike."""
+        -> tuple[tuple[tuple[int, float], ...], tuple[float, ...]]:
+    """The route's learned transit and the shop's delivery hours; without a learned model, the zone's fixed
+    range, each day alike, and no hours."""
     destination = calculator.Destination(order.destination_country or "", order.destination_province,
                                          order.destination_zip)
     learned = learning.latest(shop.id)
     route = learned.find(destination, carrier) if learned is not None else None
     if route is not None and route.transit_distribution:
-        return route.transit_distribution
+        return route.transit_distribution, route.delivery_hours
     zone, _ = settings.zone_for(destination)
     if zone is None:
-        return ()
+        return (), ()
     days = range(zone.transit_min, zone.transit_max + 1)
-    return tuple((d, 1 / len(days)) for d in days)
+    return tuple((d, 1 / len(days)) for d in days), ()
 
 
 def facts(shop: Shop, order: Order) -> tuple[calculator.PromiseSettings, rules.OrderFacts] | None:
@@ -59,10 +60,10 @@ def facts(shop: Shop, order: Order) -> tuple[calculator.PromiseSettings, rules.O
                             fulfillment_status=s.fulfillment_status)
         for s in order.shipments)
     carrier = next((s.carrier for s in order.shipments if s.carrier), None)
-    transit = _transit(shop, order, settings, carrier)
+    transit, hours = _transit(shop, order, settings, carrier)
     return settings, rules.OrderFacts(placed_at=order.placed_at, promised_latest=order.promise_latest,
                                       dispatch_latest=dispatch_latest, destination_country=order.destination_country,
-                                      shipments=shipments, transit_distribution=transit)
+                                      shipments=shipments, transit_distribution=transit, delivery_hours=hours)
 
 
 def check(shop: Shop, order: Order, now: datetime) -> OrderRisk | None:

@@ -7,12 +7,12 @@ and, where one can be said, the new expected delivery date. Dates are shop-local
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from cxplugin.promise.calculator import PromiseSettings, public_holidays
-from cxplugin.promise.model import arrival_probability
+from cxplugin.promise.model import TransitCurve, day_counter, day_done, transit_curve
 
 ON_TRACK = "on_track"
 DELIVERED_LATE = "delivered_late"
@@ -26,7 +26,7 @@ PROBLEM_STATUSES = frozenset({"failure", "attempted_delivery", "exception", "ret
 DEAD_SHIPMENT = frozenset({"cancelled", "error"})
 
 DEFAULT_STALL_DAYS = 3
-DEFAULT_LIKELY_LATE_BELOW = 0.5
+DEFAULT_LIKELY_LATE_BELOW = 0.1
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,13 @@ class OrderFacts:
     shipments: tuple[ShipmentFacts, ...] = ()
     # The route's learned transit (carrier days, probability); empty when nothing is learned.
     transit_distribution: tuple[tuple[int, float], ...] = ()
+    # The shop's deliveries by local hour (24 shares); with them a parcel is judged by the hour, not the day.
+    delivery_hours: tuple[float, ...] = ()
+
+    @cached_property
+    def curve(self) -> TransitCurve:
+        """The learned transit, smoothed and summed once per order rather than at every check."""
+        return transit_curve(self.transit_distribution)
 
 
 @dataclass(frozen=True)
@@ -90,14 +97,7 @@ class Assessment:
 def carrier_days(settings: PromiseSettings, country: str | None, after: date, through: date) -> int:
     """Carrier days in (after, through], destination holidays excluded when the shop observes them."""
     holidays_of = country.upper() if country and settings.observe_destination_holidays else None
-    count = 0
-    day = after
-    while day < through:
-        day += timedelta(days=1)
-        if day.weekday() in settings.carrier_weekdays and not (
-                holidays_of and day in public_holidays(holidays_of, day.year)):
-            count += 1
-    return count
+    return day_counter(settings.carrier_weekdays, frozenset(), holidays_of).count(after, through)
 
 
 def advance_carrier_days(settings: PromiseSettings, country: str | None, day: date, count: int) -> date:
@@ -153,6 +153,7 @@ def assess(settings: PromiseSettings, order: OrderFacts, now: datetime, threshol
     if today > latest:
         found.append(Assessment("late", f"promised by {latest.isoformat()}, not delivered yet"))
 
+    curve = order.curve
     shipped = [s for s in open_shipments if seen(s.shipped_at)]
     for shipment in shipped:
         eta = shipment.estimated_delivery_at
@@ -168,9 +169,12 @@ def assess(settings: PromiseSettings, order: OrderFacts, now: datetime, threshol
         yesterday = today - timedelta(days=1)
         so_far = carrier_days(settings, country, handed, yesterday) if yesterday > handed else 0
         left = carrier_days(settings, country, max(handed, yesterday), latest)
-        chance = arrival_probability(order.transit_distribution, so_far, left)
+        # Today is the parcel's next carrier day: the part of its deliveries already made today did not bring it.
+        today_counts = today > handed and carrier_days(settings, country, yesterday, today) == 1
+        done = day_done(order.delivery_hours, now.astimezone(settings._tz).time()) if today_counts else 0.0
+        chance = curve.arrival_probability(so_far, left, done)
         if chance < thresholds.likely_late_below:
-            expected = _expected(settings, country, order.transit_distribution, handed, so_far, today)
+            expected = _expected(settings, country, curve, handed, so_far, today, done)
             found.append(Assessment("likely_late", f"{chance:.0%} chance to arrive by {latest.isoformat()} after "
                                                    f"{so_far} carrier days in transit", expected))
 
@@ -186,9 +190,9 @@ def assess(settings: PromiseSettings, order: OrderFacts, now: datetime, threshol
         # Dispatched late is a risk to the promise only when a parcel handed over today would likely miss it by
         # the route's transit; with no transit learned, it always is.
         left = carrier_days(settings, country, today, latest)
-        chance = arrival_probability(order.transit_distribution, 0, left) if order.transit_distribution else 0.0
+        chance = curve.arrival_probability(0, left) if order.transit_distribution else 0.0
         if chance < thresholds.likely_late_below:
-            expected = (_expected(settings, country, order.transit_distribution, today, 0, today)
+            expected = (_expected(settings, country, curve, today, 0, today)
                         if order.transit_distribution else None)
             found.append(Assessment("late_dispatch", f"not handed to the carrier by "
                                                      f"{order.dispatch_latest.isoformat()}", expected))
@@ -205,16 +209,8 @@ def assess(settings: PromiseSettings, order: OrderFacts, now: datetime, threshol
     return first
 
 
-def _expected(settings: PromiseSettings, country: str | None, transit: Sequence[tuple[int, float]], handed: date,
-              so_far: int, today: date) -> date | None:
+def _expected(settings: PromiseSettings, country: str | None, curve: TransitCurve, handed: date, so_far: int,
+              today: date, today_done: float = 0.0) -> date | None:
     """The median arrival of a parcel still on its way after ``so_far`` carrier days, by the learned transit."""
-    beyond = [(day, p) for day, p in transit if day > so_far]
-    total = sum(p for _, p in beyond)
-    if total <= 0:
-        return None
-    running = 0.0
-    for day, p in beyond:
-        running += p
-        if running >= total / 2:
-            return max(advance_carrier_days(settings, country, handed, day), today)
-    return None
+    day = curve.median_arrival(so_far, today_done)
+    return None if day is None else max(advance_carrier_days(settings, country, handed, day), today)
