@@ -31,8 +31,10 @@ def current(shop: Shop) -> dict[str, Any]:
 
 def _with_defaults(shop: Shop, version: SettingsVersion | None) -> dict[str, Any]:
     # Sections added after a version was saved take their defaults.
-    defaults = schema.defaults(shop.country_code)
-    return merge(defaults, version.data) if version else defaults
+    defaults = schema.defaults(shop.country_code)  # a fresh dict: merged into in place
+    if version is not None:
+        _merge_into(defaults, version.data)
+    return defaults
 
 
 def in_force_at(shop: Shop, moment: datetime) -> dict[str, Any]:
@@ -43,12 +45,17 @@ def in_force_at(shop: Shop, moment: datetime) -> dict[str, Any]:
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``patch`` onto ``base``: objects merge key by key; lists and values replace."""
     merged = copy.deepcopy(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
+    _merge_into(merged, patch)
     return merged
+
+
+def _merge_into(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    # ``target`` is already a copy of its own: only the patch's values are copied (once each, not once per level).
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 class ConcurrentSaves(Exception):
