@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import TextIO
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from huey.consumer import Consumer
 
+from cxplugin import logs
 from cxplugin.models import Shop
 from cxplugin.queue import huey
 from cxplugin.shops import lifecycle as shops
@@ -126,7 +128,14 @@ def demo(orders: int) -> None:
 
     started = time.monotonic()
     click.echo("Seeding the demo shop: ninety days of orders, deliveries, surveys and returns…")
-    shop = seed(progress=click.echo, orders=orders)
+    # The seed's own webhooks and survey clicks are not traffic: their request lines (over a thousand) would
+    # bury the progress lines. Warnings and errors still show.
+    level = logs.logger.level
+    logs.logger.setLevel(max(level, logging.WARNING))
+    try:
+        shop = seed(progress=click.echo, orders=orders)
+    finally:
+        logs.logger.setLevel(level)
     click.echo(f"Demo shop {shop.domain} is ready ({time.monotonic() - started:.0f} s).")
 
 

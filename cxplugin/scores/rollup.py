@@ -8,6 +8,7 @@ from its rows.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
@@ -146,16 +147,18 @@ def apply(connection: sa.Connection, deltas: Deltas) -> None:
         if counts:
             rows.append({**dict(zip(KEY, (shop_id, *key), strict=True)),
                          **{name: counts.get(name, 0) for name in COUNTERS}})
-    if not rows:
-        return
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    if rows:
+        connection.execute(_upsert(connection.dialect.name), rows)  # one statement, executed for each row in order
+
+
+@functools.cache
+def _upsert(dialect: str) -> sa.Insert:
+    """The additive upsert of one rollup row, built once: building it costs more than running it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = ScoreDay.__table__
-    for row in rows:
-        statement = insert(table).values(**row)
-        connection.execute(statement.on_conflict_do_update(
-            index_elements=list(KEY),
-            set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
-        ))
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY), set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS})
 
 
 def _after_flush(session: so.Session, _context: Any) -> None:

@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from cxplugin.extensions import db
 from cxplugin.models import SettingsVersion, Shop
@@ -16,12 +17,40 @@ from cxplugin.models.types import utcnow
 from cxplugin.promise import calculator as promise
 from cxplugin.schemas import settings as schema
 
+# session.info key: each shop's newest version as read in the current transaction ({shop id: row or None}).
+_NEWEST = "cx_settings_newest"
+
 
 def _latest(shop: Shop, at: datetime | None = None) -> SettingsVersion | None:
-    query = sa.select(SettingsVersion).where(SettingsVersion.shop_id == shop.id)
-    if at is not None:
-        query = query.where(SettingsVersion.effective_from <= at)
-    return db.session.scalars(query.order_by(SettingsVersion.version.desc()).limit(1)).first()
+    # A handler reads the settings several times (promise, survey, risk, returns): the newest version is read
+    # once per transaction, and it answers for any moment since it took effect (an order placed after the save).
+    held: dict[int, SettingsVersion | None] = db.session.info.setdefault(_NEWEST, {})
+    if shop.id not in held:
+        held[shop.id] = db.session.scalars(sa.select(SettingsVersion).where(SettingsVersion.shop_id == shop.id)
+                                           .order_by(SettingsVersion.version.desc()).limit(1)).first()
+    newest = held[shop.id]
+    if at is None or newest is None or newest.effective_from <= at:
+        return newest
+    return db.session.scalars(sa.select(SettingsVersion).where(SettingsVersion.shop_id == shop.id,
+                                                               SettingsVersion.effective_from <= at)
+                              .order_by(SettingsVersion.version.desc()).limit(1)).first()
+
+
+@sa.event.listens_for(so.Session, "transient_to_pending")
+def _forget_on_add(session: so.Session, instance: object) -> None:
+    if isinstance(instance, SettingsVersion):
+        session.info.pop(_NEWEST, None)
+
+
+@sa.event.listens_for(so.Session, "after_flush")
+def _forget_on_flush(session: so.Session, _context: object) -> None:
+    if any(isinstance(obj, SettingsVersion) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_NEWEST, None)
+
+
+@sa.event.listens_for(so.Session, "after_transaction_end")
+def _forget_on_end(session: so.Session, _transaction: object) -> None:
+    session.info.pop(_NEWEST, None)  # another process may save settings before our next transaction
 
 
 def current(shop: Shop) -> dict[str, Any]:
@@ -31,8 +60,10 @@ def current(shop: Shop) -> dict[str, Any]:
 
 def _with_defaults(shop: Shop, version: SettingsVersion | None) -> dict[str, Any]:
     # Sections added after a version was saved take their defaults.
-    defaults = schema.defaults(shop.country_code)
-    return merge(defaults, version.data) if version else defaults
+    defaults = schema.defaults(shop.country_code)  # a fresh dict: merged into in place
+    if version is not None:
+        _merge_into(defaults, version.data)
+    return defaults
 
 
 def in_force_at(shop: Shop, moment: datetime) -> dict[str, Any]:
@@ -43,12 +74,17 @@ def in_force_at(shop: Shop, moment: datetime) -> dict[str, Any]:
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``patch`` onto ``base``: objects merge key by key; lists and values replace."""
     merged = copy.deepcopy(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
+    _merge_into(merged, patch)
     return merged
+
+
+def _merge_into(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    # ``target`` is already a copy of its own: only the patch's values are copied (once each, not once per level).
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 class ConcurrentSaves(Exception):
