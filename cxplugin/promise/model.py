@@ -28,6 +28,7 @@ from cxplugin.promise.calculator import (
     NoQualifyingDay,
     PromiseSettings,
     Zone,
+    _cutoff_moment,
     public_holidays,
     start_day,
 )
@@ -135,34 +136,88 @@ def day_counter(weekdays: frozenset[int], closed: frozenset[date], country: str 
 def spans(settings: PromiseSettings, delivery: Delivery) -> Spans:
     """Processing dispatch days and transit carrier days of ``delivery``; a problem instead when its times
     contradict each other (delivered before shipped, shipped before ordered) or run past ``MAX_DAYS``."""
-    if delivery.delivered_at < delivery.shipped_at:
-        return Spans(None, None, "delivered_before_shipped")
-    if delivery.shipped_at < delivery.placed_at:
-        return Spans(None, None, "shipped_before_ordered")
-    tz = settings._tz
-    try:
-        start = start_day(settings, delivery.placed_at)
-    except NoQualifyingDay:
-        return Spans(None, None, "no_dispatch_day")
-    shipped_on = delivery.shipped_at.astimezone(tz).date()
-    delivered_on = delivery.delivered_at.astimezone(tz).date()
-    origin = settings.origin_country if settings.observe_origin_holidays else None
-    destination = delivery.country.upper() if settings.observe_destination_holidays and delivery.country else None
-    dispatch = day_counter(settings.dispatch_weekdays, settings.closed_dates, origin)
-    carrier = day_counter(settings.carrier_weekdays, frozenset(), destination)
-    # A hand-off or a delivery on a day the calendar skips (a Saturday scan, a Sunday drop) counts as the next day
-    # it keeps: then the calculator, given these counts, lands exactly on or after the real dates, never before.
-    handed_over = dispatch.on_or_after(shipped_on)
-    processing = dispatch.count(start, handed_over)
-    transit = carrier.count(handed_over, carrier.on_or_after(delivered_on))
-    if processing > MAX_DAYS or transit > MAX_DAYS:
-        return Spans(None, None, "too_long")
-    return Spans(processing, transit)
+    measured = _Calendars(settings).measure(delivery)
+    if isinstance(measured, str):
+        return Spans(None, None, measured)
+    return Spans(measured[0], measured[1])
+
+
+class _Calendars:
+    """The settings' calendars with every count kept, keyed by the dates it was made from: a big history has
+    far fewer distinct days than deliveries, so learning from it counts each (start, hand-off) and (hand-off,
+    delivery) pair once. Lives as long as the model it feeds."""
+
+    def __init__(self, settings: PromiseSettings) -> None:
+        self.settings = settings
+        self.tz = settings._tz
+        origin = settings.origin_country if settings.observe_origin_holidays else None
+        self.dispatch = day_counter(settings.dispatch_weekdays, settings.closed_dates, origin)
+        self._carriers: dict[str, _DayCounter] = {}
+        self._cutoffs: dict[date, datetime] = {}
+        self._starts: dict[tuple[date, bool], date | None] = {}
+        self._processing: dict[tuple[date, date], tuple[date, int]] = {}
+        self._transit: dict[tuple[date, date, str], int] = {}
+
+    def measure(self, delivery: Delivery) -> tuple[int, int, int] | str:
+        """(processing days, transit days, local hour of the delivery), or the problem (see :func:`spans`)."""
+        if delivery.delivered_at < delivery.shipped_at:
+            return "delivered_before_shipped"
+        if delivery.shipped_at < delivery.placed_at:
+            return "shipped_before_ordered"
+        tz = self.tz
+        placed = delivery.placed_at.astimezone(tz)
+        today = placed.date()
+        cutoff = self._cutoffs.get(today)
+        if cutoff is None:
+            cutoff = self._cutoffs[today] = _cutoff_moment(today, self.settings.cutoff, tz)
+        # The calculator's start day depends only on the local day and which side of its cutoff the order fell.
+        before = placed < cutoff
+        try:
+            start = self._starts[today, before]
+        except KeyError:
+            try:
+                start = start_day(self.settings, delivery.placed_at)
+            except NoQualifyingDay:
+                start = None
+            self._starts[today, before] = start
+        if start is None:
+            return "no_dispatch_day"
+        shipped_on = delivery.shipped_at.astimezone(tz).date()
+        delivered = delivery.delivered_at.astimezone(tz)
+        delivered_on = delivered.date()
+        try:
+            handed_over, processing = self._processing[start, shipped_on]
+        except KeyError:
+            # A hand-off or a delivery on a day the calendar skips (a Saturday scan, a Sunday drop) counts as the
+            # next day it keeps: then the calculator, given these counts, lands exactly on or after the real
+            # dates, never before.
+            handed_over = self.dispatch.on_or_after(shipped_on)
+            processing = self.dispatch.count(start, handed_over)
+            self._processing[start, shipped_on] = handed_over, processing
+        country = delivery.country
+        try:
+            transit = self._transit[handed_over, delivered_on, country]
+        except KeyError:
+            carrier = self._carrier(country)
+            transit = carrier.count(handed_over, carrier.on_or_after(delivered_on))
+            self._transit[handed_over, delivered_on, country] = transit
+        if processing > MAX_DAYS or transit > MAX_DAYS:
+            return "too_long"
+        return processing, transit, delivered.hour
+
+    def _carrier(self, country: str) -> _DayCounter:
+        counter = self._carriers.get(country)
+        if counter is None:
+            settings = self.settings
+            destination = country.upper() if settings.observe_destination_holidays and country else None
+            counter = day_counter(settings.carrier_weekdays, frozenset(), destination)
+            self._carriers[country] = counter
+        return counter
 
 
 # ---- distributions ------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _Histogram:
     """Recency-weighted counts per day; weights are stored grown by 2**(t/half-life) so adding never rescales."""
 
@@ -174,6 +229,15 @@ class _Histogram:
         self.weights[days] = self.weights.get(days, 0.0) + grown_weight
         self.grown += grown_weight
         self.count += 1
+
+
+def _add_to_all(histograms: list[_Histogram], days: int, grown_weight: float) -> None:
+    """:meth:`_Histogram.add` on each, inlined: learning runs it a dozen times per delivery."""
+    for histogram in histograms:
+        weights = histogram.weights
+        weights[days] = weights.get(days, 0.0) + grown_weight
+        histogram.grown += grown_weight
+        histogram.count += 1
 
 
 Distribution = dict[int, float]  # day → probability
@@ -229,8 +293,16 @@ def _transit_keys(origin: str, country: str, region: str, area: str, carrier: st
 
 def zip_area(raw: str) -> str:
     """The first three characters of a postal code: wide enough to learn from, narrow enough to matter."""
-    compact = "".join(ch for ch in raw.upper() if ch.isalnum())
-    return compact[:3]
+    head = raw[:3]
+    if head.isascii() and head.isalnum():  # the usual code, with no space or dash in its first three
+        return head.upper()
+    area = ""
+    for ch in raw.upper():
+        if ch.isalnum():
+            area += ch
+            if len(area) == 3:
+                break
+    return area
 
 
 class Model:
@@ -247,31 +319,48 @@ class Model:
         self.learned = 0
         self.dropped: dict[str, int] = {}
         self.latest_delivery: datetime | None = None
+        self._calendars = _Calendars(settings)
+        # (origin, country, region, zip area, carrier) as the deliveries spell them → the histograms they feed.
+        self._sinks: dict[tuple[str, str, str, str, str], tuple[list[_Histogram], list[_Histogram]]] = {}
 
     def add(self, delivery: Delivery) -> bool:
         """Learn from one delivery; False (and counted in ``dropped``) when it cannot be learned from."""
-        measured = spans(self.settings, delivery)
-        if measured.problem is not None or measured.processing is None or measured.transit is None:
-            reason = measured.problem or "unknown"
-            self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        measured = self._calendars.measure(delivery)
+        if isinstance(measured, str):
+            self.dropped[measured] = self.dropped.get(measured, 0) + 1
             return False
+        processing, transit, hour = measured
         grown = math.exp(_days_since_epoch(delivery.delivered_at) * _LOG2 / HALF_LIFE_DAYS)
-        country, region = delivery.country.upper(), _region(delivery.country, delivery.region)
-        carrier = delivery.carrier.strip().lower()
-        area = zip_area(delivery.zip)
-        for origin in {delivery.origin.strip().lower(), ANY}:
-            for key in _transit_keys(origin, country, region, area, carrier):
-                self._transit.setdefault(key, _Histogram()).add(measured.transit, grown)
-            self._processing.setdefault((origin, carrier), _Histogram()).add(measured.processing, grown)
-            self._processing.setdefault((origin, ANY), _Histogram()).add(measured.processing, grown)
-        zone, _ = self.settings.zone_for(Destination(country, region))
-        if zone is not None:
-            self._zone_transit.setdefault(zone.name, _Histogram()).add(measured.transit, grown)
-        self._hours.add(delivery.delivered_at.astimezone(self.settings._tz).hour, grown)
+        route = (delivery.origin, delivery.country, delivery.region, zip_area(delivery.zip), delivery.carrier)
+        sinks = self._sinks.get(route)
+        if sinks is None:
+            sinks = self._sinks[route] = self._route_histograms(delivery, route[3])
+        transit_sinks, processing_sinks = sinks
+        _add_to_all(transit_sinks, transit, grown)
+        _add_to_all(processing_sinks, processing, grown)
+        self._hours.add(hour, grown)
         self.learned += 1
         if self.latest_delivery is None or delivery.delivered_at > self.latest_delivery:
             self.latest_delivery = delivery.delivered_at
         return True
+
+    def _route_histograms(self, delivery: Delivery, area: str) -> tuple[list[_Histogram], list[_Histogram]]:
+        """The transit histograms (every route key, narrow to wide, then the zone) and the processing histograms
+        a delivery on this route feeds, made when first met: a route's keys are worked out once, not per
+        delivery."""
+        country, region = delivery.country.upper(), _region(delivery.country, delivery.region)
+        carrier = delivery.carrier.strip().lower()
+        transit: list[_Histogram] = []
+        processing: list[_Histogram] = []
+        for origin in {delivery.origin.strip().lower(), ANY}:
+            for key in _transit_keys(origin, country, region, area, carrier):
+                transit.append(self._transit.setdefault(key, _Histogram()))
+            processing.append(self._processing.setdefault((origin, carrier), _Histogram()))
+            processing.append(self._processing.setdefault((origin, ANY), _Histogram()))
+        zone, _ = self.settings.zone_for(Destination(country, region))
+        if zone is not None:
+            transit.append(self._zone_transit.setdefault(zone.name, _Histogram()))
+        return transit, processing
 
     def route(self, as_of: datetime, destination: Destination, *, carrier: str | None = None,
               origin: str | None = None, target: float = DEFAULT_TARGET) -> RoutePromise | None:
