@@ -10,8 +10,10 @@ Routes run from narrow to wide: zip area → region → country (each with the c
 promise zone of the settings, then the settings themselves (a uniform prior over their fixed range). A route that
 knows little borrows from the wider one in proportion to how little it knows (``PRIOR_WEIGHT`` deliveries' worth),
 and recent deliveries weigh more (half-life ``HALF_LIFE_DAYS``). The promise is then the pair of ranges whose
-sum meets the target on-time rate on the learned total (processing + transit), with the earliest date at a low
-quantile. :meth:`Model.route` answers in microseconds once built: nothing is learned per request.
+sum meets the target on-time rate on the learned total (processing + transit) across the shop's routes together:
+each route promises up to where one more day stops buying enough on-time share (:meth:`Model._price`), a little
+under the target where the tail is long, a little over where it is short; the earliest date is a low quantile.
+:meth:`Model.route` answers in microseconds once built: nothing is learned per request.
 """
 
 from __future__ import annotations
@@ -267,6 +269,48 @@ def _convolve(a: Distribution, b: Distribution) -> Distribution:
     return out
 
 
+ALLOCATION_SPREAD = (0.05, 0.04)
+PRICE_MARGIN = 0.05
+"""How much below the shop-wide price a route still lengthens its promise (see :meth:`Model._price`)."""
+"""How far below and above the target a single route's share on time may be set (see :meth:`Model._price`)."""
+
+
+def _upper_hull(distribution: Distribution) -> list[tuple[int, float]]:
+    """The corners of the upper concave hull of (day, cumulative probability): the only days worth promising."""
+    hull: list[tuple[int, float]] = []
+    running = 0.0
+    for day in sorted(distribution):
+        running += distribution[day]
+        point = (day, running)
+        while len(hull) >= 2 and ((hull[-1][1] - hull[-2][1]) * (point[0] - hull[-2][0])
+                                  <= (point[1] - hull[-2][1]) * (hull[-1][0] - hull[-2][0])):
+            hull.pop()
+        hull.append(point)
+    return hull
+
+
+def _hull_point(hull: list[tuple[int, float]], slope: float) -> tuple[int, float]:
+    """The latest corner still gaining at least ``slope`` of on-time share per day over the one before."""
+    chosen = hull[0]
+    for before, after in zip(hull, hull[1:], strict=False):
+        if after[1] - before[1] >= slope * (after[0] - before[0]) - 1e-12:
+            chosen = after
+        else:
+            break
+    return chosen
+
+
+def _allocated(total: Distribution, price: float | None, target: float) -> int:
+    """The route's latest total day: where its on-time share stops being worth ``price`` per day, kept within
+    ``ALLOCATION_SPREAD`` of the target; the target's quantile when there is no price."""
+    if price is None:
+        return quantile(total, target)
+    day = _hull_point(_upper_hull(total), price)[0]
+    low = quantile(total, max(target - ALLOCATION_SPREAD[0], 0.0))
+    high = quantile(total, min(target + ALLOCATION_SPREAD[1], 0.999))
+    return min(max(day, low), high)
+
+
 def quantile(distribution: Distribution, q: float) -> int:
     """The smallest day whose cumulative probability reaches ``q`` (with a little slack for float sums)."""
     running = 0.0
@@ -322,6 +366,7 @@ class Model:
         self._calendars = _Calendars(settings)
         # (origin, country, region, zip area, carrier) as the deliveries spell them → the histograms they feed.
         self._sinks: dict[tuple[str, str, str, str, str], tuple[list[_Histogram], list[_Histogram]]] = {}
+        self._prices: dict[tuple[date, float], float | None] = {}
 
     def add(self, delivery: Delivery) -> bool:
         """Learn from one delivery; False (and counted in ``dropped``) when it cannot be learned from."""
@@ -375,21 +420,11 @@ class Model:
         route_origin = (origin or ANY).strip().lower() or ANY
         route_carrier = (carrier or ANY).strip().lower() or ANY
 
-        transit = _mix(self._zone_transit.get(zone.name), scale, _uniform(zone.transit_min, zone.transit_max))
-        named, deliveries = f"zone {zone.name}", 0
-        for key in reversed(_transit_keys(route_origin, country, region, zip_area(destination.zip or ""),
-                                          route_carrier)):
-            own = self._transit.get(key)
-            transit = _mix(own, scale, transit)
-            if own is not None and own.count:
-                named, deliveries = _describe(key), own.count
-        processing = _mix(self._processing.get((ANY, ANY)), scale,
-                          _uniform(self.settings.processing_min, self.settings.processing_max))
-        processing = _mix(self._processing.get((route_origin, ANY)), scale, processing)
-        processing = _mix(self._processing.get((route_origin, route_carrier)), scale, processing)
-
+        area = zip_area(destination.zip or "")
+        transit, processing, named, deliveries = self._distributions(scale, zone, country, region, area,
+                                                                     route_origin, route_carrier)
         knows_route = any(self._transit.get(k) for k in _transit_keys(
-            route_origin, country, region, zip_area(destination.zip or ""), route_carrier))
+            route_origin, country, region, area, route_carrier))
         if not knows_route and zone.name not in self._zone_transit and not self._processing:
             # Nothing learned that bears on this order: the merchant's fixed ranges, unchanged.
             return RoutePromise((self.settings.processing_min, self.settings.processing_max),
@@ -397,7 +432,7 @@ class Model:
                                 f"no deliveries learned for {named}: the settings' ranges", _compact(transit),
                                 self.delivery_hours())
         total = _convolve(processing, transit)
-        latest_total = quantile(total, target)
+        latest_total = _allocated(total, self._price(as_of, target), target)
         earliest_total = min(quantile(total, EARLIEST_QUANTILE), latest_total)
         p_max = min(quantile(processing, target), latest_total)
         t_max = latest_total - p_max
@@ -407,6 +442,67 @@ class Model:
                        else f"no deliveries learned for {named}: the settings' ranges")
         return RoutePromise((p_min, p_max), (t_min, t_max), deliveries, named, explanation, _compact(transit),
                             self.delivery_hours())
+
+    def _distributions(self, scale: float, zone: Zone, country: str, region: str, area: str, origin: str,
+                       carrier: str) -> tuple[Distribution, Distribution, str, int]:
+        """The route's transit and processing, each borrowing from its wider routes, with the narrowest route
+        that had deliveries and how many."""
+        transit = _mix(self._zone_transit.get(zone.name), scale, _uniform(zone.transit_min, zone.transit_max))
+        named, deliveries = f"zone {zone.name}", 0
+        for key in reversed(_transit_keys(origin, country, region, area, carrier)):
+            own = self._transit.get(key)
+            transit = _mix(own, scale, transit)
+            if own is not None and own.count:
+                named, deliveries = _describe(key), own.count
+        processing = _mix(self._processing.get((ANY, ANY)), scale,
+                          _uniform(self.settings.processing_min, self.settings.processing_max))
+        processing = _mix(self._processing.get((origin, ANY)), scale, processing)
+        processing = _mix(self._processing.get((origin, carrier)), scale, processing)
+        return transit, processing, named, deliveries
+
+    def _price(self, as_of: datetime, target: float) -> float | None:
+        """The days one on-time point is worth across the shop's routes: the slope at which every route stops
+        lengthening its promise, chosen so the routes together, weighted by their recent orders, meet ``target``.
+
+        A route whose slow tail is long (a far region, a few parcels lost for weeks) then promises a little under
+        the target, one whose tail is short a little over: the same share on time overall with fewer promised
+        days than every route at the target. Computed once per day and target, from what was learned by its first
+        question (as the stored model is held between rebuilds), never per request."""
+        held = (as_of.astimezone(UTC).date(), target)
+        if held in self._prices:
+            return self._prices[held]
+        scale = math.exp(-_days_since_epoch(as_of) * _LOG2 / HALF_LIFE_DAYS)
+        hulls: list[tuple[float, list[tuple[int, float]]]] = []
+        for key, histogram in self._transit.items():
+            # Each delivery with a region lands on exactly one route of this kind: together they are the shop.
+            if key[0] != "region" or ANY in (key[1], key[4]) or not histogram.count:
+                continue
+            zone, _ = self.settings.zone_for(Destination(key[2], key[3]))
+            if zone is None:
+                continue
+            transit, processing, _, _ = self._distributions(scale, zone, key[2], key[3], "", key[1] or ANY,
+                                                            key[4] or ANY)
+            hulls.append((histogram.grown * scale, _upper_hull(_convolve(processing, transit))))
+        price: float | None = None
+        if hulls:
+            weight = sum(w for w, _ in hulls)
+
+            def on_time(slope: float) -> float:
+                return sum(w * _hull_point(hull, slope)[1] for w, hull in hulls) / weight
+
+            low, high = math.log(1e-5), math.log(1.0)  # log of on-time share per promised day
+            for _ in range(40):
+                mid = (low + high) / 2
+                if on_time(math.exp(mid)) >= target - 1e-9:
+                    low = mid
+                else:
+                    high = mid
+            # A route asks of its own (narrower) distribution, a little off its region's: the price sits exactly on a
+            # slope of the routes' hulls, so a margin keeps a route that ties with its region from falling short.
+            price = math.exp(low) * (1 - PRICE_MARGIN)
+        self._prices = {key: value for key, value in self._prices.items() if key[0] == held[0]}
+        self._prices[held] = price
+        return price
 
     def delivery_hours(self) -> tuple[float, ...]:
         """The share of the shop's deliveries made in each local hour of the day (recency-weighted); ()
