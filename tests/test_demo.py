@@ -107,6 +107,23 @@ def test_the_storefront_page_renders_the_real_block_and_its_proxy_answers_signed
     assert body["served"] is True and body["locale"] == "de" and body["text"]["arrival"]
 
 
+def test_the_storefront_page_without_blocks_is_the_same_page_less_the_block(client: FlaskClient,
+                                                                           seeded: None) -> None:
+    from cxplugin.demo.storefront import render_block
+    from cxplugin.demo.views import DEMO_PRODUCT_ID
+
+    with_block = client.get("/demo/storefront?country=NL&locale=nl", environ_base=LOCAL).get_data(as_text=True)
+    without = client.get("/demo/storefront?country=NL&locale=nl&blocks=none", environ_base=LOCAL)
+    assert without.status_code == 200
+    html = without.get_data(as_text=True)
+    assert "data-cx-promise" not in html and "cx-promise.js" not in html
+    block = render_block("product_promise", locale="nl", country="NL", asset_path="/demo/assets",
+                         product={"id": DEMO_PRODUCT_ID, "title": "Linen shirt",
+                                  "selected_or_first_available_variant": {"id": 42001}})
+    assert block in with_block and with_block.replace(block, "") == html
+    assert client.get("/demo/storefront?blocks=some", environ_base=LOCAL).status_code == 400
+
+
 @pytest.fixture
 def live_server(app: Flask, seeded: None) -> Iterator[str]:
     with live(app) as url:

@@ -97,14 +97,19 @@ def admin_page() -> Response:
 
 @bp.get("/demo/storefront")
 def storefront_page() -> str:
-    """A product page with the theme app extension's real block, rendered as Shopify renders it."""
+    """A product page with the theme app extension's real block, rendered as Shopify renders it.
+    ``?blocks=none`` leaves the block out and changes nothing else: the page a storefront has without the app,
+    which the storefront benchmark compares it with."""
     country = request.args.get("country", "NL").upper()
     locale = i18n.negotiate(request.args.get("locale", "nl"), "en")
+    blocks = request.args.get("blocks", "all")
     if country not in dict(COUNTRIES):
         abort(404)
+    if blocks not in ("all", "none"):
+        abort(400, "blocks is either all (the default) or none.")
     product = {"id": DEMO_PRODUCT_ID, "title": "Linen shirt", "selected_or_first_available_variant": {"id": 42001}}
-    block = storefront.render_block("product_promise", locale=locale, country=country, product=product,
-                                    asset_path="/demo/assets")
+    block = "" if blocks == "none" else storefront.render_block(
+        "product_promise", locale=locale, country=country, product=product, asset_path="/demo/assets")
     return render_template("demo/storefront.html", block=Markup(block), country=country, locale=locale,
                            direction=i18n.direction(locale), countries=COUNTRIES, locales=i18n.LOCALES)
 
