@@ -26,7 +26,7 @@ PROBLEM_STATUSES = frozenset({"failure", "attempted_delivery", "exception", "ret
 DEAD_SHIPMENT = frozenset({"cancelled", "error"})
 
 DEFAULT_STALL_DAYS = 3
-DEFAULT_LIKELY_LATE_BELOW = 0.1
+DEFAULT_LIKELY_LATE_BELOW = 0.08
 
 
 @dataclass(frozen=True)

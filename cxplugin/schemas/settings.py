@@ -257,7 +257,7 @@ def defaults(country: str | None) -> dict[str, Any]:
         },
         "risk": {
             "stall_business_days": 3,
-            "likely_late_below": 0.1,
+            "likely_late_below": 0.08,
             "notices": {"delivery_problem": True, "late": True, "carrier_eta_late": True, "likely_late": True,
                         "stalled": False, "late_dispatch": True},
             "apology": None,
