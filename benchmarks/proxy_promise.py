@@ -59,13 +59,15 @@ HISTORY_COLUMNS = "order_id,created_at,shipped_at,delivered_at,origin,country,re
 
 @dataclass(frozen=True)
 class Run:
-    """One measured wrk run: requests/s, p50 and p99 in ms, non-2xx answers, the busiest worker's CPU share."""
+    """One measured wrk run: requests/s, p50 and p99 in ms, non-2xx answers, the busiest worker's CPU share and
+    the workers' CPU per request in µs (less disturbed by other work on the machine than the times are)."""
 
     rps: float
     p50: float
     p99: float
     bad: int
     share: float
+    cpu_us: float
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def measure(case: Case, seconds: int) -> Run:
         return figures, workers_cpu(case.server, before, process_cpu(pids))
 
     ((rps, p50, p99, bad), workers), _ = evenly_spread(case.name, once, lambda run: run[1])
-    return Run(rps, p50, p99, bad, busiest_share(workers))
+    return Run(rps, p50, p99, bad, busiest_share(workers), sum(workers) / (rps * seconds) * 1e6)
 
 
 def write_history(path: Path, orders: int, now: datetime) -> None:
@@ -283,12 +285,18 @@ def report(runs: dict[str, list[Run]], loads: list[float], args: argparse.Namesp
         print(f"  {n + 1:<6} {load:5.1f} {cells} " + " ".join(f"{f(n):13.0%}" for f in ratios.values()))
     medians = {name: Run(median([r.rps for r in runs[name]]), median([r.p50 for r in runs[name]]),
                          median([r.p99 for r in runs[name]]), sum(r.bad for r in runs[name]),
-                         median([r.share for r in runs[name]])) for name in names}
+                         median([r.share for r in runs[name]]), median([r.cpu_us for r in runs[name]]))
+               for name in names}
     cells = " ".join(f"{r.rps:13.0f} {r.p50:6.1f} {r.p99:6.1f}" for r in medians.values())
     median_ratios = {label: median([f(n) for n in range(len(loads))]) for label, f in ratios.items()}
     print(f"  {'median':<6} {median(loads):5.1f} {cells} " + " ".join(f"{v:13.0%}" for v in median_ratios.values()))
-    print("  (busiest worker's share of the workers' CPU, median: "
-          + ", ".join(f"{name} {r.share:.0%}" for name, r in medians.items()) + ")")
+    extras: list[tuple[str, Callable[[Run], str]]] = [
+        ("workers' CPU per request", lambda r: f"{r.cpu_us:.0f} µs"),
+        ("busiest worker's share of the workers' CPU", lambda r: f"{r.share:.0%}")]
+    for label, figure in extras:
+        print(f"  {label}, per round: " + "; ".join(
+            f"{name} " + " ".join(figure(r) for r in runs[name]) + f" (median {figure(medians[name])})"
+            for name in names))
     bad = {name: medians[name].bad for name in names}
     ok = all(median_ratios[f"{name}/bare"] >= MIN_RATIO and medians[name].p99 < MAX_P99_MS and not bad[name]
              for name in names if name != "bare")
