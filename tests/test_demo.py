@@ -137,3 +137,18 @@ def test_a_shopper_sees_the_promise_on_the_demo_product_page(live_server: str) -
         line = page.locator("[data-cx-promise] [data-cx-line='arrival']")
         line.wait_for(state="visible")
         assert line.inner_text().strip()
+
+
+@pytest.mark.browser
+def test_a_newcomer_opens_a_kept_mail_from_the_outbox_and_goes_back(live_server: str) -> None:
+    with chromium_page() as page:
+        page.goto(f"{live_server}/demo/admin?to=/admin/outbox")
+        mail = page.locator("a[href^='/admin/outbox/']").first
+        subject = mail.inner_text().strip()
+        assert subject
+        mail.click()
+        page.wait_for_url("**/admin/outbox/*")
+        assert subject in page.inner_text("main")
+        page.locator("main a[href='/admin/outbox']").click()  # "all kept mail"
+        page.wait_for_url("**/admin/outbox?*")
+        assert page.locator("a[href^='/admin/outbox/']").count() > 0
