@@ -40,16 +40,25 @@ from zoneinfo import ZoneInfo
 import jwt
 from flask import Flask, Response, jsonify, request
 from graphql import (
+    DocumentNode,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
+    GraphQLList,
     GraphQLResolveInfo,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
     build_schema,
     execute,
+    get_named_type,
+    get_nullable_type,
     parse,
     validate,
+    visit,
 )
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -1489,7 +1498,41 @@ def _bulk_query_problem(schema: GraphQLSchema, query: str) -> str | None:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
         return "Invalid bulk query: give exactly one query operation."
-    return None
+    return _bulk_shape_problem(schema, document)
+
+
+def _bulk_shape_problem(schema: GraphQLSchema, document: DocumentNode) -> str | None:
+    """Shopify's limits on a bulk query's shape: at most five connections, nested at most two deep, and no
+    connection inside a list field."""
+    type_info = TypeInfo(schema)
+    # For each field on the path: (is it a connection, is it a list of objects).
+    path: list[tuple[bool, bool]] = []
+    found: list[str] = []
+    connections = 0
+
+    class Shape(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal connections
+            field_type = type_info.get_type()
+            named = get_named_type(field_type)
+            connection = named is not None and named.name.endswith("Connection")
+            listed = isinstance(get_nullable_type(field_type), GraphQLList)
+            if connection:
+                connections += 1
+                if any(is_list for _, is_list in path):
+                    found.append("Queries that contain a connection field within a list field are not currently "
+                                 "supported.")
+                if sum(is_connection for is_connection, _ in path) >= 2:
+                    found.append("Bulk queries cannot contain connections with a nesting depth greater than 2.")
+            path.append((connection, listed))
+
+        def leave_field(self, *_: Any) -> None:
+            path.pop()
+
+    visit(document, TypeInfoVisitor(type_info, Shape()))
+    if connections > 5:
+        found.append("Bulk queries cannot contain more than 5 connections.")
+    return f"Invalid bulk query: {found[0]}" if found else None
 
 
 def _order_matches(order: Json, search: str) -> bool:

@@ -1,10 +1,11 @@
 """A shop's past deliveries as Shopify's bulk query returns them: the query text, and its JSONL answer read into
 deliveries. PURE: no I/O, no clock (``now`` is an argument), nothing from Flask or SQLAlchemy.
 
-The JSONL holds one order per line; each fulfilment's tracking events (a nested connection) come on lines of
-their own, after the orders, naming their fulfilment in ``__parentId``. A fulfilment's hand-off is its creation
-(as for the shipments the app follows through webhooks), its delivery ``deliveredAt`` or else its first
-DELIVERED event. An order learns from the last of its parcels to arrive: that is when the shopper had it all.
+The JSONL holds one order per line, its fulfilments inline (``Order.fulfillments`` is a list, and Shopify's bulk
+queries take no connection inside a list, so a fulfilment's tracking events cannot be asked for). A fulfilment's
+hand-off is its creation (as for the shipments the app follows through webhooks), its delivery ``deliveredAt``,
+which Shopify sets from the carrier's delivered scan. An order learns from the last of its parcels to arrive:
+that is when the shopper had it all.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ _QUERY = """
           deliveredAt
           location { name }
           trackingInfo { company }
-          events { edges { node { id status happenedAt } } }
         }
       }
     }
@@ -55,7 +55,7 @@ def since(now: datetime) -> date:
 
 
 def orders_query(now: datetime) -> str:
-    """The bulk query: fulfilled orders placed since :func:`since`, with their fulfilments and tracking events."""
+    """The bulk query: fulfilled orders placed since :func:`since`, with their fulfilments."""
     search = f"created_at:>={since(now).isoformat()} fulfillment_status:shipped"
     return _QUERY % json.dumps(search)
 
@@ -85,11 +85,8 @@ def _legacy_id(gid: str) -> str:
     return gid.rsplit("/", 1)[-1]
 
 
-def _delivered(fulfillment: dict[str, Any], events: list[dict[str, Any]]) -> datetime | None:
-    if fulfillment.get("deliveredAt"):
-        return _moment(fulfillment["deliveredAt"])
-    scans = [_moment(e["happenedAt"]) for e in events if e.get("status") == "DELIVERED" and e.get("happenedAt")]
-    return min(scans) if scans else None
+def _delivered(fulfillment: dict[str, Any]) -> datetime | None:
+    return _moment(fulfillment["deliveredAt"]) if fulfillment.get("deliveredAt") else None
 
 
 def parse_jsonl(lines: Iterable[str]) -> ParsedHistory:
@@ -98,7 +95,6 @@ def parse_jsonl(lines: Iterable[str]) -> ParsedHistory:
     A line that is not JSON is counted and skipped; a last line without its newline that is not JSON is a file
     cut short (``truncated``): the complete records before it are still read."""
     orders: dict[str, dict[str, Any]] = {}
-    events: dict[str, list[dict[str, Any]]] = {}
     malformed = 0
     truncated = False
     for raw in lines:
@@ -115,17 +111,14 @@ def parse_jsonl(lines: Iterable[str]) -> ParsedHistory:
             else:
                 truncated = True
             continue
-        parent = item.get("__parentId")
-        if parent is None:
+        if item.get("__parentId") is None:  # the query has one connection: a child line is none of ours
             orders[item["id"]] = item
-        else:
-            events.setdefault(str(parent), []).append(item)
 
     rows: list[Delivery] = []
     counts = {"not_delivered": 0, "no_destination": 0, "dropped": 0}
     for order in orders.values():
         try:
-            reason, delivery = _read_order(order, events)
+            reason, delivery = _read_order(order)
         except (KeyError, TypeError, ValueError, AttributeError):
             malformed += 1
             continue
@@ -136,18 +129,15 @@ def parse_jsonl(lines: Iterable[str]) -> ParsedHistory:
     return ParsedHistory(rows, orders=len(orders), malformed=malformed, truncated=truncated, **counts)
 
 
-def _read_order(order: dict[str, Any], events: dict[str, list[dict[str, Any]]]) -> tuple[str, Delivery | None]:
+def _read_order(order: dict[str, Any]) -> tuple[str, Delivery | None]:
     placed = _moment(order["createdAt"])
     address = order.get("shippingAddress") or {}
     country = str(address.get("countryCodeV2") or "").strip().upper()
     parcels: list[tuple[datetime, datetime, dict[str, Any]]] = []
-    fulfillments = order.get("fulfillments") or []
-    # Events name their fulfilment; should they name the order instead, they can only be its sole parcel's.
-    orphans = events.get(order["id"], []) if len(fulfillments) == 1 else []
-    for fulfillment in fulfillments:
+    for fulfillment in order.get("fulfillments") or []:
         if fulfillment.get("status") in _DEAD:
             continue
-        delivered = _delivered(fulfillment, events.get(fulfillment["id"], []) + orphans)
+        delivered = _delivered(fulfillment)
         if delivered is not None:
             parcels.append((delivered, _moment(fulfillment["createdAt"]), fulfillment))
     if not parcels:
