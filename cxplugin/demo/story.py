@@ -79,6 +79,13 @@ def story(now: datetime, orders: int = 280, days: int = 90, seed: int = 11) -> S
     steps: list[Step] = []
     start = now - timedelta(days=days)
     weights = [d[3] for d in DESTINATIONS]
+    # The catalogue first, as Shopify tells the app of a product when the merchant edits it: the promise then
+    # knows each product's tags without asking Shopify (which the demo cannot reach).
+    edited = start - timedelta(days=1)
+    for title, product_id, _ in PRODUCTS:
+        steps.append(Step(edited, "webhook", "products/update", {
+            "id": product_id, "title": title, "tags": "demo, in-stock", "product_type": "Accessories",
+            "updated_at": _iso(edited)}))
     for n in range(orders):
         country, region, zip_code, _, typical, carrier, locale, city = rng.choices(DESTINATIONS, weights)[0]
         placed = start + timedelta(seconds=rng.uniform(0, (days - 0.2) * 86400))
