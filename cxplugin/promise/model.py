@@ -270,9 +270,9 @@ def _convolve(a: Distribution, b: Distribution) -> Distribution:
 
 
 ALLOCATION_SPREAD = (0.05, 0.04)
+"""How far below and above the target a single route's share on time may be set (see :meth:`Model._price`)."""
 PRICE_MARGIN = 0.05
 """How much below the shop-wide price a route still lengthens its promise (see :meth:`Model._price`)."""
-"""How far below and above the target a single route's share on time may be set (see :meth:`Model._price`)."""
 
 
 def _upper_hull(distribution: Distribution) -> list[tuple[int, float]]:
@@ -524,16 +524,6 @@ class Model:
 
 def _compact(distribution: Distribution) -> tuple[tuple[int, float], ...]:
     return tuple((day, round(p, 4)) for day, p in sorted(distribution.items()) if p >= 0.0001)
-
-
-TAIL_SHARE = 0.005
-"""The learned transit is a finite sample: this share of parcels is taken to be slower than any seen, so a parcel
-past every transit the route knows is not written off while it has days left (see :func:`transit_tail`)."""
-
-
-SPREAD = 1.25
-"""Transit varies by a factor, not by a number of days: each learned day is spread over days within this
-factor of it (a kernel in log-days), so a sparse route's slow tail has no gaps between the few parcels seen."""
 
 
 class TransitCurve:
