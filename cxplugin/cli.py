@@ -178,11 +178,7 @@ def history_backfill(domain: str, status_only: bool) -> None:
     shop = _installed_shop(domain)
     if not shop.is_installed:
         raise click.BadParameter(f"{shop.domain} is not installed", param_hint="--shop")
-    row = backfill.latest(shop)
-    if row is not None and row.status in backfill.UNDER_WAY and row.operation_id is not None:
-        row = backfill.import_finished(row.id, utcnow())
-    elif not status_only:
-        row = backfill.start(shop.id, utcnow())
+    row = backfill.resume_or_start(shop, utcnow(), start_new=not status_only)
     click.echo(backfill.describe(row, shop.domain))
     if row is not None and row.status == "failed":
         raise SystemExit(1)

@@ -86,6 +86,15 @@ def start(shop_id: int, now: datetime) -> HistoryBackfill | None:
     return row
 
 
+def resume_or_start(shop: Shop, now: datetime, *, start_new: bool = True) -> HistoryBackfill | None:
+    """On demand: a read under way is looked up (and imported if Shopify finished without its notice arriving);
+    otherwise, with ``start_new``, a new one starts. The shop's latest backfill after that."""
+    row = latest(shop)
+    if row is not None and row.status in UNDER_WAY and row.operation_id is not None:
+        return import_finished(row.id, now)
+    return start(shop.id, now) if start_new else row
+
+
 def record_finish(shop: Shop, payload: dict[str, Any]) -> HistoryBackfill | None:
     """bulk_operations/finish: the shop's own backfill operation has stopped; queue its import (once this
     transaction commits). Any other operation (another shop's, one we did not start, a bulk mutation) is ignored."""
