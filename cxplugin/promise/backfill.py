@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
-from cxplugin import outbound
+from cxplugin import after_commit, outbound
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import HistoryBackfill, Order, PastDelivery, Shipment, Shop
@@ -47,7 +46,6 @@ UNDER_WAY = ("running", "importing")
 LONGEST_RUN = timedelta(days=10)
 DOWNLOAD_TIMEOUT = 60.0
 MAX_FILE_BYTES = 2 * 1024**3
-_TO_IMPORT = "cx_backfills_to_import"
 
 
 def latest(shop: Shop) -> HistoryBackfill | None:
@@ -108,23 +106,15 @@ def record_finish(shop: Shop, payload: dict[str, Any]) -> HistoryBackfill | None
         return None
     row.status = "importing"
     row.error = payload.get("error_code") or None
-    db.session().info.setdefault(_TO_IMPORT, []).append(row.id)
+    after_commit.collect(db.session(), _queue_imports, list).append(row.id)
     return row
 
 
-@sa.event.listens_for(so.Session, "after_commit")
-def _queue_imports(session: so.Session) -> None:
-    ids = session.info.pop(_TO_IMPORT, [])
-    if ids:
-        from cxplugin.tasks import import_history_backfill
+def _queue_imports(backfill_ids: list[int]) -> None:
+    from cxplugin.tasks import import_history_backfill
 
-        for backfill_id in ids:
-            import_history_backfill(backfill_id)
-
-
-@sa.event.listens_for(so.Session, "after_soft_rollback")
-def _forget_imports(session: so.Session, _previous: Any) -> None:
-    session.info.pop(_TO_IMPORT, None)
+    for backfill_id in backfill_ids:
+        import_history_backfill(backfill_id)
 
 
 def import_finished(backfill_id: int, now: datetime) -> HistoryBackfill | None:

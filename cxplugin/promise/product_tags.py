@@ -20,6 +20,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cxplugin import after_commit
 from cxplugin.extensions import db
 from cxplugin.logs import log
 from cxplugin.models import Product, Shop
@@ -40,7 +41,6 @@ FETCHES_PER_MINUTE = 20
 # WANTED_PER_MINUTE products queued a minute (random ids from an anonymous storefront cannot flood the queue).
 WANT_AGAIN_AFTER_SECONDS = 60.0
 WANTED_PER_MINUTE = 500
-_WANTED = "cx_wanted_products"
 
 
 def split_tags(raw: str | Sequence[str] | None) -> list[str]:
@@ -135,18 +135,12 @@ def want(shop_id: int, product_ids: Sequence[int]) -> None:
 def want_after_commit(session: so.Session, shop_id: int, product_ids: Sequence[int]) -> None:
     """Queue a fetch once the session's transaction commits (nothing is queued if it rolls back)."""
     if product_ids:
-        session.info.setdefault(_WANTED, {}).setdefault(shop_id, []).extend(product_ids)
+        after_commit.collect(session, _queue_wanted, dict).setdefault(shop_id, []).extend(product_ids)
 
 
-@sa.event.listens_for(so.Session, "after_commit")
-def _queue_wanted(session: so.Session) -> None:
-    for shop_id, product_ids in session.info.pop(_WANTED, {}).items():
+def _queue_wanted(wanted: dict[int, list[int]]) -> None:
+    for shop_id, product_ids in wanted.items():
         want(shop_id, product_ids)
-
-
-@sa.event.listens_for(so.Session, "after_soft_rollback")
-def _forget_wanted(session: so.Session, _previous: Any) -> None:
-    session.info.pop(_WANTED, None)
 
 
 # ---- fetching: the worker ------------------------------------------------------------------------
